@@ -1,0 +1,37 @@
+//! Backend choice happens here, at the edge: the core is generic over `B: Backend`.
+
+use clap::ValueEnum;
+
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum BackendKind {
+    /// CPU (burn-ndarray).
+    Ndarray,
+    /// GPU through wgpu (Vulkan, Metal, DX12); needs the `wgpu` feature.
+    Wgpu,
+}
+
+pub type Cpu = burn::backend::NdArray<f32>;
+
+/// Runs `$body` with `B` bound to the chosen backend type and `device` to its device.
+#[macro_export]
+macro_rules! with_backend {
+    ($kind:expr, |$b:ident, $device:ident| $body:expr) => {{
+        match $kind {
+            $crate::backend::BackendKind::Ndarray => {
+                type $b = $crate::backend::Cpu;
+                let $device = burn::backend::ndarray::NdArrayDevice::Cpu;
+                $body
+            }
+            #[cfg(feature = "wgpu")]
+            $crate::backend::BackendKind::Wgpu => {
+                type $b = burn::backend::Wgpu;
+                let $device = burn::backend::wgpu::WgpuDevice::default();
+                $body
+            }
+            #[cfg(not(feature = "wgpu"))]
+            $crate::backend::BackendKind::Wgpu => {
+                anyhow::bail!("this `acd` was built without the wgpu backend: rebuild with `cargo build --release -p acd-cli --features wgpu`")
+            }
+        }
+    }};
+}

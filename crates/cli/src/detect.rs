@@ -1,0 +1,212 @@
+//! `acd detect IMAGE_OR_DIR... --category NAME`: per image an overlay PNG, the raw map (`.npy`)
+//! and one JSON line on stdout; a bad image is reported and skipped (exit status 1 at the end).
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use acd_core::weights::load::load_acd_clip;
+use acd_core::Detector;
+use anyhow::{bail, Context};
+use burn::tensor::backend::Backend;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use crate::backend::BackendKind;
+use crate::model_source::{self, ModelArgs};
+use crate::output::{overlay, write_npy_f32, write_png_rgb};
+
+const IMAGE_EXTENSIONS: &[&str] = &["png", "jpg", "jpeg", "bmp", "gif", "webp", "tif", "tiff"];
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Image files and/or folders (searched for image files, not recursively).
+    #[arg(required = true)]
+    pub inputs: Vec<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// A dataset class name (e.g. bottle, pcb1), `object`, or any free text describing the object.
+    #[arg(long)]
+    pub category: String,
+    /// Output folder (created if needed); inputs are never overwritten.
+    #[arg(long, default_value = "acd-out")]
+    pub out: PathBuf,
+    /// Score at or above which an image is called anomalous (adds `verdict` to the JSON).
+    #[arg(long)]
+    pub threshold: Option<f32>,
+    /// Overlay opacity of the map.
+    #[arg(long, default_value_t = 0.5)]
+    pub alpha: f32,
+    #[arg(long, value_enum, default_value = "ndarray")]
+    pub backend: BackendKind,
+}
+
+fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for p in inputs {
+        if p.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("listing {}", p.display()))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|f| {
+                    f.is_file()
+                        && f.extension()
+                            .and_then(|e| e.to_str())
+                            .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_lowercase().as_str()))
+                })
+                .collect();
+            files.sort();
+            out.extend(files);
+        } else {
+            out.push(p.clone());
+        }
+    }
+    if out.is_empty() {
+        bail!("no image files found in {:?}", inputs);
+    }
+    Ok(out)
+}
+
+/// Output stem per image, unique within the run (`name`, `name-2`, …).
+fn unique_stems(images: &[PathBuf]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    images
+        .iter()
+        .map(|p| {
+            let base = p
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_else(|| "image".into());
+            let mut stem = base.clone();
+            let mut k = 2;
+            while !seen.insert(stem.clone()) {
+                stem = format!("{base}-{k}");
+                k += 1;
+            }
+            stem
+        })
+        .collect()
+}
+
+fn now_ms() -> f64 {
+    thread_local!(static START: Instant = Instant::now());
+    START.with(|s| s.elapsed().as_secs_f64() * 1000.0)
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let images = collect_images(&args.inputs)?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let (cfg, mut store) = model_source::load(&args.model)?;
+    crate::with_backend!(args.backend, |B, device| run_with::<B>(
+        &args, &images, cfg, &mut store, device
+    ))
+}
+
+fn run_with<B: Backend>(
+    args: &Args,
+    images: &[PathBuf],
+    cfg: acd_core::AcdClipConfig,
+    store: &mut acd_core::weights::TensorStore,
+    device: B::Device,
+) -> anyhow::Result<ExitCode> {
+    let t = Instant::now();
+    let model = load_acd_clip::<B>(store, &cfg, true, &device)?;
+    let mut detector = Detector::new(model, cfg, device).with_clock(now_ms);
+    let load_ms = t.elapsed().as_secs_f64() * 1000.0;
+    eprintln!("model loaded in {load_ms:.0} ms");
+    let bar = if images.len() > 1 {
+        let bar = ProgressBar::new(images.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:40} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]",
+            )
+            .expect("valid template"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let stems = unique_stems(images);
+    let mut failures = 0;
+    for (path, stem) in images.iter().zip(&stems) {
+        bar.set_message(
+            path.file_name()
+                .map(|f| f.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        match detect_one(&mut detector, args, path, stem) {
+            Ok(line) => bar.suspend(|| println!("{line}")),
+            Err(e) => {
+                failures += 1;
+                let line = json!({"image": path.display().to_string(), "error": format!("{e:#}")});
+                bar.suspend(|| println!("{line}"));
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if failures > 0 {
+        eprintln!("{failures} of {} images failed", images.len());
+        return Ok(ExitCode::FAILURE);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn detect_one<B: Backend>(
+    detector: &mut Detector<B>,
+    args: &Args,
+    path: &Path,
+    stem: &str,
+) -> anyhow::Result<serde_json::Value> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let t0 = now_ms();
+    let original = acd_core::preprocess::decode_image(&bytes, &detector.limits)?;
+    let decode_ms = now_ms() - t0;
+    let mut det = detector.detect_image(&original, &args.category)?;
+    det.timings.decode_ms += decode_ms;
+    let overlay_path = args.out.join(format!("{stem}.overlay.png"));
+    let map_path = args.out.join(format!("{stem}.map.npy"));
+    for out in [&overlay_path, &map_path] {
+        if same_file(out, path) {
+            bail!("refusing to overwrite the input {}", path.display());
+        }
+    }
+    write_png_rgb(
+        &overlay_path,
+        &overlay(&original.pixels, &det.image_map, args.alpha),
+        det.width,
+        det.height,
+    )?;
+    write_npy_f32(&map_path, &det.image_map, det.height, det.width)?;
+    let mut line = json!({
+        "image": path.display().to_string(),
+        "category": args.category,
+        "score": det.score,
+        "p_cls": det.p_cls,
+        "map_max": det.map.iter().copied().fold(f32::MIN, f32::max),
+        "width": det.width,
+        "height": det.height,
+        "overlay": overlay_path.display().to_string(),
+        "map": map_path.display().to_string(),
+        "timings_ms": det.timings,
+    });
+    if let Some(t) = args.threshold {
+        line["threshold"] = json!(t);
+        line["verdict"] = json!(if det.score >= t {
+            "anomalous"
+        } else {
+            "normal"
+        });
+    }
+    Ok(line)
+}

@@ -1,0 +1,41 @@
+//! `acd`: ACD-CLIP anomaly detection from the command line.
+
+use acd_cli::{check_fixture, detect};
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "acd",
+    version,
+    about = "ACD-CLIP zero-shot anomaly detection (Rust + Burn)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Compare every stage with an official-code fixture folder (config.json, weights.safetensors, io.safetensors).
+    CheckFixture(check_fixture::Args),
+    /// Detect anomalies in images or folders of images; writes overlays, raw maps and one JSON line per image.
+    Detect(detect::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::CheckFixture(args) => check_fixture::run(args),
+        Command::Detect(args) => detect::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,94 @@
+//! The CLIP vision tower (open_clip `VisionTransformer`): patch stem, class token, positional
+//! embedding, `ln_pre`, residual blocks; `ln_post` + `proj` only for the plain CLIP image embedding.
+
+use burn::module::{Module, Param};
+use burn::tensor::backend::Backend;
+use burn::tensor::module::conv2d;
+use burn::tensor::ops::ConvOptions;
+use burn::tensor::{Distribution, Tensor};
+
+use super::block::ResidualAttentionBlock;
+use crate::config::ClipConfig;
+use crate::nn::LayerNorm;
+
+#[derive(Module, Debug)]
+pub struct VisionTower<B: Backend> {
+    /// Stem `Conv2d(3, D, patch, stride=patch, bias=False)`: `[D, 3, p, p]`.
+    pub conv1: Param<Tensor<B, 4>>,
+    pub class_embedding: Param<Tensor<B, 1>>,
+    /// `[1 + grid², D]` at this model's input size.
+    pub positional_embedding: Param<Tensor<B, 2>>,
+    pub ln_pre: LayerNorm<B>,
+    pub blocks: Vec<ResidualAttentionBlock<B>>,
+    pub ln_post: LayerNorm<B>,
+    /// `[D, embed_dim]`.
+    pub proj: Param<Tensor<B, 2>>,
+    pub patch_size: usize,
+}
+
+impl<B: Backend> VisionTower<B> {
+    pub fn new(cfg: &ClipConfig, device: &B::Device) -> Self {
+        let v = &cfg.vision;
+        let scale = (v.width as f64).powf(-0.5);
+        let normal = Distribution::Normal(0.0, scale);
+        Self {
+            conv1: Param::from_tensor(crate::nn::kaiming_uniform(
+                [v.width, 3, v.patch_size, v.patch_size],
+                3 * v.patch_size * v.patch_size,
+                device,
+            )),
+            class_embedding: Param::from_tensor(Tensor::random([v.width], normal, device)),
+            positional_embedding: Param::from_tensor(Tensor::random(
+                [v.num_patches() + 1, v.width],
+                normal,
+                device,
+            )),
+            ln_pre: LayerNorm::new(v.width, device),
+            blocks: (0..v.layers)
+                .map(|_| {
+                    ResidualAttentionBlock::new(
+                        v.width,
+                        v.heads,
+                        v.mlp_hidden,
+                        cfg.activation,
+                        device,
+                    )
+                })
+                .collect(),
+            ln_post: LayerNorm::new(v.width, device),
+            proj: Param::from_tensor(Tensor::random([v.width, cfg.embed_dim], normal, device)),
+            patch_size: v.patch_size,
+        }
+    }
+
+    /// Patch tokens with the class token prepended, plus the positional embedding: `[B, 1 + g², D]`
+    /// (the input of `ln_pre`).
+    pub fn embed(&self, images: Tensor<B, 4>) -> Tensor<B, 3> {
+        let p = self.patch_size;
+        let x = conv2d(
+            images,
+            self.conv1.val(),
+            None,
+            ConvOptions::new([p, p], [0, 0], [1, 1], 1),
+        );
+        let [b, d, gh, gw] = x.dims();
+        let x = x.reshape([b, d, gh * gw]).swap_dims(1, 2); // token = row·g + col
+        let cls = self
+            .class_embedding
+            .val()
+            .reshape([1, 1, d])
+            .expand([b, 1, d]);
+        Tensor::cat(vec![cls, x], 1) + self.positional_embedding.val().unsqueeze()
+    }
+
+    /// Plain CLIP `encode_image`: `ln_post(CLS after all blocks) @ proj`.
+    pub fn encode_image(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        let mut x = self.ln_pre.forward(self.embed(images));
+        for block in &self.blocks {
+            x = block.forward(x, false);
+        }
+        let [b, _, d] = x.dims();
+        let cls = x.narrow(1, 0, 1).reshape([b, d]);
+        self.ln_post.forward(cls).matmul(self.proj.val())
+    }
+}

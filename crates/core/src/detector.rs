@@ -1,0 +1,252 @@
+//! `Detector`: a loaded model plus the per-category text embeddings, turning image bytes into an
+//! anomaly map and score (DESIGN §3.3). Shared by the CLI and the page.
+
+use std::collections::HashMap;
+
+use burn::tensor::{backend::Backend, Tensor, TensorData};
+
+use crate::clip::tokenizer::{ClipTokenizer, CONTEXT_LENGTH};
+use crate::config::AcdClipConfig;
+use crate::error::Error;
+use crate::fusion_gateway::MapOperators;
+use crate::model::{AcdClip, TokenBatch};
+use crate::preprocess::{decode_image, normalize, resize_rgb, DecodeLimits, RgbImage};
+use crate::prompts::{sentences, Category};
+use crate::resample::resize_bilinear_f32;
+use crate::trace::Trace;
+
+/// Milliseconds since some fixed point; supplied by the shell (`Instant` natively,
+/// `performance.now()` in the browser) because the core has no clock of its own.
+pub type Clock = fn() -> f64;
+
+fn no_clock() -> f64 {
+    0.0
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Timings {
+    /// Decoding plus resizing to the model size.
+    pub decode_ms: f64,
+    pub text_ms: f64,
+    pub forward_ms: f64,
+    pub postprocess_ms: f64,
+}
+
+/// The result for one image.
+#[derive(Clone, Debug)]
+pub struct Detection {
+    /// Fused image score in [0, 1].
+    pub score: f32,
+    /// Classifier probability before fusion with the map max.
+    pub p_cls: f32,
+    /// Abnormal probability at model size, `map_size²`, row-major.
+    pub map: Vec<f32>,
+    pub map_size: usize,
+    /// The same map at the input image's own size, `width × height`.
+    pub image_map: Vec<f32>,
+    pub width: usize,
+    pub height: usize,
+    /// Per group: gate weights `[N, 2]` (text level × {normal, abnormal}).
+    pub gate_weights: Vec<Vec<f32>>,
+    /// Per group: sigmoid of the abnormal−normal logits at grid size `g²`.
+    pub group_maps: Vec<Vec<f32>>,
+    pub grid: usize,
+    pub timings: Timings,
+}
+
+pub struct Detector<B: Backend> {
+    model: AcdClip<B>,
+    config: AcdClipConfig,
+    device: B::Device,
+    ops: MapOperators,
+    tokenizer: Option<ClipTokenizer>,
+    text_cache: HashMap<String, Tensor<B, 3>>,
+    pub limits: DecodeLimits,
+    clock: Clock,
+}
+
+impl<B: Backend> Detector<B> {
+    /// Folds the adapters for inference and prepares the map operators once.
+    pub fn new(model: AcdClip<B>, config: AcdClipConfig, device: B::Device) -> Self {
+        let grid = config.clip.vision.grid();
+        let ops = MapOperators::new(grid, config.map_size, Some(config.domain.blur()));
+        let tokenizer = model.text.is_some().then(ClipTokenizer::new);
+        Self {
+            model: model.fold(),
+            config,
+            device,
+            ops,
+            tokenizer,
+            text_cache: HashMap::new(),
+            limits: DecodeLimits::default(),
+            clock: no_clock,
+        }
+    }
+
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn config(&self) -> &AcdClipConfig {
+        &self.config
+    }
+
+    /// Registers a precomputed class embedding `[N, D_text, 2]` (from a bundle).
+    pub fn insert_text_embedding(&mut self, key: &str, embedding: Tensor<B, 3>) {
+        self.text_cache.insert(key.to_string(), embedding);
+    }
+
+    /// Categories whose embedding is ready.
+    pub fn known_categories(&self) -> Vec<String> {
+        let mut k: Vec<_> = self.text_cache.keys().cloned().collect();
+        k.sort();
+        k
+    }
+
+    /// The class embedding for a category, computed with the text tower on first use and cached.
+    pub fn text_embedding(&mut self, category: &str) -> Result<Tensor<B, 3>, Error> {
+        let cat = Category::parse(category);
+        if let Some(t) = self
+            .text_cache
+            .get(&cat.key())
+            .or_else(|| self.text_cache.get(category.trim()))
+        {
+            return Ok(t.clone());
+        }
+        let tokenizer = self
+            .tokenizer
+            .as_ref()
+            .ok_or_else(|| Error::UnknownCategory(category.to_string()))?;
+        let (normal, abnormal) = sentences(cat.real_name());
+        let tok = |s: &[String]| -> Result<TokenBatch, Error> {
+            let rows = s
+                .iter()
+                .map(|t| tokenizer.tokenize(t, CONTEXT_LENGTH))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(TokenBatch::new(&rows))
+        };
+        let (n, a) = (tok(&normal)?, tok(&abnormal)?);
+        let emb =
+            self.model
+                .class_embedding(&self.config, &n, &a, &self.device, &mut Trace::off())?;
+        self.text_cache.insert(cat.key(), emb.clone());
+        Ok(emb)
+    }
+
+    /// Runs the model on a normalised `[3, S, S]` input.
+    pub fn detect_input(&mut self, input: Vec<f32>, category: &str) -> Result<Detection, Error> {
+        let s = self.config.clip.vision.image_size;
+        if input.len() != 3 * s * s {
+            return Err(Error::InputShape {
+                found: vec![input.len()],
+                expected: vec![3, s, s],
+            });
+        }
+        let t0 = (self.clock)();
+        let text = self.text_embedding(category)?;
+        let t1 = (self.clock)();
+        let x = Tensor::<B, 4>::from_data(TensorData::new(input, [1, 3, s, s]), &self.device);
+        let features = self
+            .model
+            .forward_vision(&self.config, x, &mut Trace::off());
+        let pred = self.model.predict(
+            &self.config,
+            &features,
+            text,
+            &self.ops,
+            true,
+            false,
+            &mut Trace::off(),
+        );
+        let read = |t: Tensor<B, 1>| {
+            t.into_data()
+                .convert::<f32>()
+                .to_vec::<f32>()
+                .unwrap_or_default()
+        };
+        let map: Vec<f32> = pred
+            .map
+            .clone()
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .unwrap_or_default();
+        let score = read(pred.score).first().copied().unwrap_or(f32::NAN);
+        let p_cls = read(pred.p_cls).first().copied().unwrap_or(f32::NAN);
+        let t2 = (self.clock)();
+        let n = pred.gate_weights.len();
+        let gate_weights = pred
+            .gate_weights
+            .into_iter()
+            .map(|w| read(w.reshape([2 * n])))
+            .collect();
+        let grid = self.ops.grid;
+        let group_maps = pred
+            .group_logits
+            .into_iter()
+            .map(|g| read(burn::tensor::activation::sigmoid(g).reshape([grid * grid])))
+            .collect();
+        let t3 = (self.clock)();
+        Ok(Detection {
+            score,
+            p_cls,
+            image_map: Vec::new(),
+            map,
+            map_size: self.config.map_size,
+            width: self.config.map_size,
+            height: self.config.map_size,
+            gate_weights,
+            group_maps,
+            grid,
+            timings: Timings {
+                decode_ms: 0.0,
+                text_ms: t1 - t0,
+                forward_ms: t2 - t1,
+                postprocess_ms: t3 - t2,
+            },
+        })
+    }
+
+    /// Decodes image bytes, runs the model, and resizes the map back to the image's size.
+    pub fn detect(&mut self, image_bytes: &[u8], category: &str) -> Result<Detection, Error> {
+        let t0 = (self.clock)();
+        let image = decode_image(image_bytes, &self.limits)?;
+        let decode_ms = (self.clock)() - t0;
+        let mut det = self.detect_image(&image, category)?;
+        det.timings.decode_ms += decode_ms;
+        Ok(det)
+    }
+
+    /// Runs the model on a decoded image (resized to the model size here) and maps back to its size.
+    pub fn detect_image(&mut self, image: &RgbImage, category: &str) -> Result<Detection, Error> {
+        let s = self.config.clip.vision.image_size;
+        let t0 = (self.clock)();
+        let resized = if image.width == s && image.height == s {
+            image.clone()
+        } else {
+            resize_rgb(image, s, s)
+        };
+        let input = normalize(&resized);
+        let t1 = (self.clock)();
+        let mut det = self.detect_input(input, category)?;
+        det.timings.decode_ms = t1 - t0;
+        let t2 = (self.clock)();
+        attach_image_map(&mut det, image);
+        det.timings.postprocess_ms += (self.clock)() - t2;
+        Ok(det)
+    }
+}
+
+/// Fills `image_map` at the original image's size.
+pub fn attach_image_map(det: &mut Detection, original: &RgbImage) {
+    det.width = original.width;
+    det.height = original.height;
+    det.image_map = resize_bilinear_f32(
+        &det.map,
+        det.map_size,
+        det.map_size,
+        original.width,
+        original.height,
+    );
+}

@@ -1,0 +1,203 @@
+//! Prompt ensembles and the hand-written class "real names" of the official `dataset/info.py`
+//! (spec §3.2–3.4), and how a user's category string becomes the name put into prompts.
+
+/// Normal states (3) and abnormal states (5); `{}` is the real name.
+pub const NORMAL_STATES: [&str; 3] = ["{}", "a {}", "the {}"];
+pub const ABNORMAL_STATES: [&str; 5] = [
+    "a damaged {}",
+    "a broken {}",
+    "a {} with flaw",
+    "a {} with defect",
+    "a {} with damage",
+];
+/// Templates (2) wrapped around each state.
+pub const TEMPLATES: [&str; 2] = ["{}.", "a photo of {}."];
+
+/// The fallback class for unknown objects.
+pub const OBJECT: &str = "object";
+
+pub const MVTEC: &[(&str, &str)] = &[
+    ("bottle", "dark bottle"),
+    ("cable", "top view of three cables"),
+    ("capsule", "black and orange capsule"),
+    ("carpet", "gray carpet"),
+    ("grid", "metal or plastic mesh"),
+    ("hazelnut", "single brown hazelnut"),
+    ("leather", "brown leather"),
+    ("metal_nut", "metal nut which has four notched edges"),
+    (
+        "pill",
+        "oval white pill with small red speckles and the letters 'FF' engraved",
+    ),
+    ("screw", "screw"),
+    ("tile", "speckled tile surface"),
+    ("transistor", "a three-legged transistor placed vertically"),
+    ("toothbrush", "toothbrush head"),
+    ("wood", "wood surface"),
+    ("zipper", "a black zipper"),
+];
+
+pub const VISA: &[(&str, &str)] = &[
+    ("candle", "candle"),
+    ("pcb3", "infrared sensor pcb module"),
+    ("capsules", "capsules"),
+    ("pipe_fryum", "pipe-shaped fryum"),
+    ("pcb4", "battery charging pcb module"),
+    ("macaroni2", "scattered yellow macaroni"),
+    ("pcb2", "integrated circuits board"),
+    ("chewinggum", "chewing gum"),
+    ("macaroni1", "orange macaroni"),
+    ("cashew", "cashew nut"),
+    ("fryum", "wheel-shaped fryum snack"),
+    ("pcb1", "dual ultrasonic distance sensor pcb module"),
+];
+
+pub const MPDD: &[(&str, &str)] = &[
+    ("connector", "metal clamps with black adjustment knobs"),
+    ("tubes", "scattered metal objects"),
+    ("metal_plate", "blue rectangular metal plate with a notch on one side"),
+    ("bracket_white", "white, elongated triangular metal bracket with a smooth, matte finish"),
+    ("bracket_brown", "brown L-shaped metal bracket with smooth, glossy finish and multiple mounting holes along its arms"),
+    ("bracket_black", "black ornamental metal bracket with spiral design attached to a rectangular frame"),
+];
+
+pub const BTAD: &[(&str, &str)] = &[
+    ("01", "Bright concentric rings in neon yellow and blue tones against a dark blue background, resembling a stylized wave or energy field radiating outward."),
+    ("02", "vertical fabric lines in warm, dusty pink and beige tones"),
+    ("03", "oval concentric circular rings in gradient shades of blue and white"),
+];
+
+pub const RSDD: &[(&str, &str)] = &[
+    ("Dent", "Dent"),
+    ("Crush", "Crush"),
+    ("Scratch", "Scratch"),
+    ("Damage", "Damage"),
+];
+
+pub const MEDICAL: &[(&str, &str)] = &[
+    ("Brain", "scan"),
+    ("Liver", "scan"),
+    ("Retina", "scan"),
+    ("Colon_clinicDB", "colon endoscopy image"),
+    ("Colon_colonDB", "colon endoscopy image"),
+    ("Kvasir", "colon endoscopy image"),
+    ("CVC-300", "colon endoscopy image"),
+];
+
+/// Every dataset table by its official name.
+pub const DATASETS: &[(&str, &[(&str, &str)])] = &[
+    ("MVTec", MVTEC),
+    ("VisA", VISA),
+    ("MPDD", MPDD),
+    ("BTAD", BTAD),
+    ("RSDD", RSDD),
+    ("Medical", MEDICAL),
+];
+
+/// The classes of a dataset (case-insensitive name), if known.
+pub fn dataset_classes(dataset: &str) -> Option<&'static [(&'static str, &'static str)]> {
+    DATASETS
+        .iter()
+        .find(|(d, _)| d.eq_ignore_ascii_case(dataset))
+        .map(|(_, c)| *c)
+}
+
+/// How a category string is understood.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Category {
+    /// A dataset class: (class name, real name).
+    Known { class: String, real_name: String },
+    /// The generic fallback.
+    Object,
+    /// Free text, used as the real name.
+    Custom(String),
+}
+
+impl Category {
+    /// A dataset class name (exact, then case-insensitive), `object`, else free text.
+    pub fn parse(input: &str) -> Self {
+        let s = input.trim();
+        if s.eq_ignore_ascii_case(OBJECT) {
+            return Category::Object;
+        }
+        let all = || DATASETS.iter().flat_map(|(_, c)| c.iter());
+        if let Some((c, r)) = all()
+            .find(|(c, _)| *c == s)
+            .or_else(|| all().find(|(c, _)| c.eq_ignore_ascii_case(s)))
+        {
+            return Category::Known {
+                class: c.to_string(),
+                real_name: r.to_string(),
+            };
+        }
+        Category::Custom(s.to_string())
+    }
+
+    pub fn real_name(&self) -> &str {
+        match self {
+            Category::Known { real_name, .. } => real_name,
+            Category::Object => OBJECT,
+            Category::Custom(s) => s,
+        }
+    }
+
+    /// A stable key for caches and bundles.
+    pub fn key(&self) -> String {
+        match self {
+            Category::Known { class, .. } => class.clone(),
+            Category::Object => OBJECT.into(),
+            Category::Custom(s) => s.clone(),
+        }
+    }
+}
+
+fn fill(template: &str, value: &str) -> String {
+    template.replacen("{}", value, 1)
+}
+
+/// The 6 normal and 10 abnormal sentences for a real name, states outer, templates inner.
+pub fn sentences(real_name: &str) -> (Vec<String>, Vec<String>) {
+    let build = |states: &[&str]| {
+        states
+            .iter()
+            .flat_map(|s| TEMPLATES.iter().map(move |t| fill(t, &fill(s, real_name))))
+            .collect::<Vec<_>>()
+    };
+    (build(&NORMAL_STATES), build(&ABNORMAL_STATES))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sentences_follow_the_official_order() {
+        // config.json of the official fixture lists these for "dark bottle".
+        let (n, a) = sentences("dark bottle");
+        assert_eq!(
+            n,
+            [
+                "dark bottle.",
+                "a photo of dark bottle.",
+                "a dark bottle.",
+                "a photo of a dark bottle.",
+                "the dark bottle.",
+                "a photo of the dark bottle."
+            ]
+        );
+        assert_eq!(a.len(), 10);
+        assert_eq!(a[0], "a damaged dark bottle.");
+        assert_eq!(a[9], "a photo of a dark bottle with damage.");
+    }
+
+    #[test]
+    fn categories_resolve() {
+        assert_eq!(Category::parse("Bottle").real_name(), "dark bottle");
+        assert_eq!(Category::parse("object"), Category::Object);
+        assert_eq!(
+            Category::parse("rusty gear"),
+            Category::Custom("rusty gear".into())
+        );
+        assert_eq!(Category::parse("01").real_name(), BTAD[0].1);
+    }
+}

@@ -1,0 +1,37 @@
+//! The cross-backend parity harness: the core against the official-code fixtures and the
+//! open_clip / PIL references made by `scripts/make_reference.py`, on every backend built.
+
+pub mod synthetic_weights;
+
+use std::path::PathBuf;
+
+/// The workspace root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ is inside the workspace")
+        .to_path_buf()
+}
+
+/// `shared/` beside the checkout (CI lays a copy there), or `$ACD_SHARED_DIR`.
+pub fn shared_dir() -> PathBuf {
+    if let Ok(d) = std::env::var("ACD_SHARED_DIR") {
+        return PathBuf::from(d);
+    }
+    repo_root()
+        .parent()
+        .expect("checkout has a parent")
+        .join("shared")
+}
+
+/// The official fixture folder (config A), or `$ACD_FIXTURE_DIR`.
+pub fn official_fixture_dir() -> PathBuf {
+    std::env::var("ACD_FIXTURE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| shared_dir().join("fixtures/acd-official"))
+}
+
+/// Committed references under `tests/reference/`.
+pub fn reference_dir() -> PathBuf {
+    repo_root().join("tests/reference")
+}

@@ -1,0 +1,54 @@
+//! `acd check-fixture` on the official-code fixture (config A), on the CPU backend: every tensor of
+//! io.safetensors is compared (or listed as not applicable) and all pass.
+
+use acd_cli::check_fixture::read_fixture;
+use acd_core::fixture::check;
+use acd_parity::official_fixture_dir;
+
+type Cpu = burn::backend::NdArray<f32>;
+
+#[test]
+fn official_fixture_passes_on_cpu() {
+    let dir = official_fixture_dir();
+    let files =
+        read_fixture(&dir).unwrap_or_else(|e| panic!("fixture at {}: {e:#}", dir.display()));
+    let lines = check::<Cpu>(&files, &Default::default()).expect("check runs");
+    let failed: Vec<_> = lines.iter().filter(|c| !c.passed()).collect();
+    for c in &failed {
+        eprintln!(
+            "FAIL {} max_abs {:.3e} tol {:.1e} {:?}",
+            c.name, c.max_abs, c.tolerance, c.error
+        );
+    }
+    assert!(
+        failed.is_empty(),
+        "{} of {} comparisons failed",
+        failed.len(),
+        lines.len()
+    );
+
+    // Every io tensor appears, and only labels may be "not applicable".
+    let io = std::fs::read(dir.join("io.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&io).unwrap();
+    for name in st.names() {
+        let line = lines
+            .iter()
+            .find(|c| c.name == *name)
+            .unwrap_or_else(|| panic!("{name} not reported"));
+        if let Some(reason) = &line.not_applicable {
+            assert_eq!(name, "input.labels", "{name} was not compared: {reason}");
+        }
+    }
+    // The inference path (folded adapters, one difference map) and the end-to-end path from PNG files
+    // are checked too.
+    for extra in [
+        "fast.output.anomaly_map",
+        "fast.output.image_score_final",
+        "e2e.output.image_score_final",
+    ] {
+        assert!(
+            lines.iter().any(|c| c.name == extra && c.passed()),
+            "{extra} missing or failed"
+        );
+    }
+}
