@@ -9,7 +9,10 @@ Output: crates/core/tests/data/pickle/
   adapter_3.pth        ACD-CLIP-style checkpoint {"epoch": 3, "image_adapter": OrderedDict,
                        "text_adapter": OrderedDict} (real nn.Module state dicts, with _metadata).
   torchscript.pt       torch.jit.save(torch.jit.trace(...)) of a tiny open_clip CLIP.
-  legacy.pt            state_dict.pt's dict saved with _use_new_zipfile_serialization=False.
+  scripted.pt          torch.jit.save(torch.jit.script(...)) of a small module tree.
+  state_dict_p4.pt     the same dict saved with pickle_protocol=4.
+  legacy.pt            the same dict saved with _use_new_zipfile_serialization=False (pre-1.6 format).
+  full_module.pt       torch.save of a whole nn.Module (flattened like its state_dict()).
   reference.safetensors  every float tensor as contiguous f32 under "<file stem>/<dotted name>".
   expected_names.json  file name -> ordered list of the dotted names the reader must produce.
   truncated.pt, garbage.pt, tampered.pt, tampered_offset.pt, short_storage.pt: corrupt inputs.
@@ -24,6 +27,7 @@ import os
 import random
 import zipfile
 from collections import OrderedDict
+from typing import List
 
 import torch
 import torch.nn as nn
@@ -101,6 +105,10 @@ sd = make_state_dict()
 torch.save(sd, path("state_dict.pt"))
 add_reference("state_dict.pt", float_items(sd))
 
+# the same dict with pickle protocol 4 (FRAME, SHORT_BINUNICODE, MEMOIZE, STACK_GLOBAL)
+torch.save(sd, path("state_dict_p4.pt"), pickle_protocol=4)
+add_reference("state_dict_p4.pt", float_items(sd))
+
 # legacy (pre-1.6) serialization of the same dict
 torch.save(sd, path("legacy.pt"), _use_new_zipfile_serialization=False)
 add_reference("legacy.pt", float_items(sd))
@@ -156,6 +164,12 @@ torch.save(ckpt, path("adapter_3.pth"))
 add_reference("adapter_3.pth", float_items(ckpt))
 
 
+# a whole pickled nn.Module (torch.save(model)): flattened like its state_dict()
+image_adapter.register_buffer("scratch", torch.ones(2), persistent=False)  # not in state_dict
+torch.save(image_adapter, path("full_module.pt"))
+add_reference("full_module.pt", [(k, v) for k, v in image_adapter.state_dict().items() if v.dtype in FLOAT_DTYPES])
+
+
 # ---------------------------------------------------------------- torchscript.pt
 def make_torchscript():
     import open_clip
@@ -185,6 +199,31 @@ def make_torchscript():
 
 
 add_reference("torchscript.pt", make_torchscript())
+
+
+# ---------------------------------------------------------------- scripted.pt
+class ScriptedBlock(nn.Module):
+    """torch.jit.script (not trace): typed-list attributes (build_intlist), a ModuleDict,
+    mangled class names, a non-persistent buffer (TorchScript keeps it in its state dict)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ln = nn.LayerNorm(8)
+        self.attn = nn.MultiheadAttention(8, 2)
+        self.heads = nn.ModuleDict({"a": nn.Linear(8, 4), "b": nn.Linear(8, 2, bias=False)})
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.sizes: List[int] = [1, 2, 3]
+        self.register_buffer("np_buf", torch.ones(2), persistent=False)
+        self.register_buffer("counter", torch.zeros(1, dtype=torch.long))
+
+    def forward(self, x):
+        y, _ = self.attn(self.ln(x), x, x)
+        return self.heads["a"](y) + self.np_buf.sum() + float(len(self.sizes))
+
+
+torch.jit.save(torch.jit.script(ScriptedBlock()), path("scripted.pt"))
+scripted = torch.jit.load(path("scripted.pt"), map_location="cpu")
+add_reference("scripted.pt", [(k, v) for k, v in scripted.state_dict().items() if v.dtype in FLOAT_DTYPES])
 
 
 # ---------------------------------------------------------------- corrupt files
@@ -238,7 +277,7 @@ for bad in ("tampered.pt", "tampered_offset.pt", "short_storage.pt"):
         for v in r.values():
             if isinstance(v, torch.Tensor):
                 v.contiguous()
-        print(f"note: torch.load accepted {bad}")
+        print(f"note: torch.load does not notice the damage in {bad}")
     except Exception as e:  # noqa: BLE001
         print(f"{bad}: torch rejects it too ({type(e).__name__})")
 

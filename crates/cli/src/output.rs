@@ -85,11 +85,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn turbo_ends_are_dark_blue_and_dark_red() {
-        let lo = turbo(0.0);
-        let hi = turbo(1.0);
-        assert!(lo[2] > lo[0], "low end is blue: {lo:?}");
-        assert!(hi[0] > hi[2], "high end is red: {hi:?}");
+    fn turbo_runs_blue_green_red() {
+        // Turbo: blue at low values, green in the middle, red at high values.
+        let argmax = |c: [u8; 3]| (0..3).max_by_key(|&i| c[i]).unwrap();
+        assert_eq!(argmax(turbo(0.15)), 2, "{:?}", turbo(0.15));
+        assert_eq!(argmax(turbo(0.5)), 1, "{:?}", turbo(0.5));
+        assert_eq!(argmax(turbo(0.9)), 0, "{:?}", turbo(0.9));
+        assert_eq!(turbo(-1.0), turbo(0.0));
     }
 
     #[test]

@@ -249,7 +249,7 @@ mod tests {
             let s: f64 = m[o * 37..(o + 1) * 37].iter().sum();
             assert!((s - 1.0).abs() < 1e-12);
         }
-        let src = 100.0 * 36.0 / 517.0;
+        let src: f64 = 100.0 * 36.0 / 517.0;
         let f = src - src.floor();
         assert!((m[100 * 37 + src.floor() as usize] - (1.0 - f)).abs() < 1e-12);
     }
