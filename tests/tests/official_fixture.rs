@@ -63,8 +63,12 @@ fn missing_or_misshapen_weights_name_the_key() {
     use acd_core::weights::TensorStore;
 
     let files = read_fixture(&official_fixture_dir()).unwrap();
-    let store = TensorStore::from_safetensors(&files.weights).unwrap().finish();
-    let cfg = FixtureConfig::parse(&files.config_json, &store).unwrap().model;
+    let store = TensorStore::from_safetensors(&files.weights)
+        .unwrap()
+        .finish();
+    let cfg = FixtureConfig::parse(&files.config_json, &store)
+        .unwrap()
+        .model;
     let device = Default::default();
 
     // Rebuild the store without one key.
@@ -76,12 +80,19 @@ fn missing_or_misshapen_weights_name_the_key() {
         s
     };
     let key = "image_adapter.lora_adapters.2.conv_lora_blocks.1.conv_lora_B.weight";
-    let err = load_acd_clip::<Cpu>(&mut without(key), &cfg, true, &device).unwrap_err().to_string();
+    let err = load_acd_clip::<Cpu>(&mut without(key), &cfg, true, &device)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains(key) && err.contains("missing"), "{err}");
 
     let key = "visual.transformer.resblocks.7.mlp.c_fc.weight";
     let mut bad = without(key);
     bad.insert(key, RawTensor::new(vec![255, 64], vec![0.0; 255 * 64]));
-    let err = load_acd_clip::<Cpu>(&mut bad, &cfg, true, &device).unwrap_err().to_string();
-    assert!(err.contains(key) && err.contains("[255, 64]") && err.contains("[256, 64]"), "{err}");
+    let err = load_acd_clip::<Cpu>(&mut bad, &cfg, true, &device)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(key) && err.contains("[255, 64]") && err.contains("[256, 64]"),
+        "{err}"
+    );
 }

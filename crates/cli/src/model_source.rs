@@ -42,6 +42,12 @@ pub struct ModelArgs {
     /// Attention head width (OpenAI CLIP: 64) used to derive the head count from the weights.
     #[arg(long, default_value_t = 64)]
     pub head_width: usize,
+    /// Override the vision tower's head count (when its heads are not `head_width` wide).
+    #[arg(long)]
+    pub vision_heads: Option<usize>,
+    /// Override the text tower's head count.
+    #[arg(long)]
+    pub text_heads: Option<usize>,
     #[arg(long, value_enum, default_value = "industrial")]
     pub domain: DomainArg,
 }
@@ -85,7 +91,9 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<(AcdClipConfig, TensorStore)> {
         ActivationArg::Gelu => Activation::Gelu,
         ActivationArg::QuickGelu => Activation::QuickGelu,
     };
-    let clip_cfg = infer_clip_config(&store, args.image_size, activation, args.head_width)?;
+    let mut clip_cfg = infer_clip_config(&store, args.image_size, activation, args.head_width)?;
+    clip_cfg.vision.heads = args.vision_heads.unwrap_or(clip_cfg.vision.heads);
+    clip_cfg.text.heads = args.text_heads.unwrap_or(clip_cfg.text.heads);
     let adapter = infer_adapter_config(&store)?;
     let domain = match args.domain {
         DomainArg::Industrial => Domain::Industrial,

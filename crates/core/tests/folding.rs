@@ -3,7 +3,10 @@
 //! blur → upsample → mean → softmax (spec §4.3), on randomly initialised models of several shapes.
 
 use acd_core::clip::tokenizer::{ClipTokenizer, CONTEXT_LENGTH};
-use acd_core::config::{AcdClipConfig, Activation, AdapterConfig, ClipConfig, ConfigError, Domain, TextConfig, VisionConfig};
+use acd_core::config::{
+    AcdClipConfig, Activation, AdapterConfig, ClipConfig, ConfigError, Domain, TextConfig,
+    VisionConfig,
+};
 use acd_core::fusion_gateway::MapOperators;
 use acd_core::model::{AcdClip, TokenBatch};
 use acd_core::prompts::sentences;
@@ -15,12 +18,34 @@ type B = burn::backend::NdArray<f32>;
 fn tiny(n_groups: usize, kernels: Vec<usize>, domain: Domain, image_size: usize) -> AcdClipConfig {
     AcdClipConfig {
         clip: ClipConfig {
-            vision: VisionConfig { width: 32, layers: 6, heads: 2, patch_size: 8, image_size, mlp_hidden: 64 },
-            text: TextConfig { width: 16, layers: 6, heads: 2, context_length: 77, vocab_size: 49408, mlp_hidden: 32 },
+            vision: VisionConfig {
+                width: 32,
+                layers: 6,
+                heads: 2,
+                patch_size: 8,
+                image_size,
+                mlp_hidden: 64,
+            },
+            text: TextConfig {
+                width: 16,
+                layers: 6,
+                heads: 2,
+                context_length: 77,
+                vocab_size: 49408,
+                mlp_hidden: 32,
+            },
             embed_dim: 24,
             activation: Activation::Gelu,
         },
-        adapter: AdapterConfig { n_groups, lora_rank: 4, conv_lora_rank: 2, kernels, head_hidden: 20, gate_hidden: 12, ..Default::default() },
+        adapter: AdapterConfig {
+            n_groups,
+            lora_rank: 4,
+            conv_lora_rank: 2,
+            kernels,
+            head_hidden: 20,
+            gate_hidden: 12,
+            ..Default::default()
+        },
         domain,
         map_size: image_size + 3,
     }
@@ -36,31 +61,78 @@ fn check(cfg: &AcdClipConfig) {
     let model = AcdClip::<B>::new(cfg, &device);
     let tok = ClipTokenizer::new();
     let (n, a) = sentences("dark bottle");
-    let rows = |s: &[String]| s.iter().map(|t| tok.tokenize(t, CONTEXT_LENGTH).unwrap()).collect::<Vec<_>>();
-    let text = model.class_embedding(cfg, &TokenBatch::new(&rows(&n)), &TokenBatch::new(&rows(&a)), &device, &mut Trace::off()).unwrap();
+    let rows = |s: &[String]| {
+        s.iter()
+            .map(|t| tok.tokenize(t, CONTEXT_LENGTH).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let text = model
+        .class_embedding(
+            cfg,
+            &TokenBatch::new(&rows(&n)),
+            &TokenBatch::new(&rows(&a)),
+            &device,
+            &mut Trace::off(),
+        )
+        .unwrap();
     let s = cfg.clip.vision.image_size;
     let images = Tensor::<B, 4>::random([2, 3, s, s], Distribution::Normal(0.0, 1.0), &device);
-    let ops = MapOperators::new(cfg.clip.vision.grid(), cfg.map_size, Some(cfg.domain.blur()));
+    let ops = MapOperators::new(
+        cfg.clip.vision.grid(),
+        cfg.map_size,
+        Some(cfg.domain.blur()),
+    );
 
     // Reference: unfolded adapters, the official per-group order.
     let features = model.forward_vision(cfg, images.clone(), &mut Trace::off());
-    let reference = model.predict(cfg, &features, text.clone(), &ops, true, true, &mut Trace::off());
+    let reference = model.predict(
+        cfg,
+        &features,
+        text.clone(),
+        &ops,
+        true,
+        true,
+        &mut Trace::off(),
+    );
     // One difference map on the same features.
-    let single = model.predict(cfg, &features, text.clone(), &ops, true, false, &mut Trace::off());
-    assert!(max_abs_diff(&reference.map, &single.map) < 1e-6, "difference map: {}", max_abs_diff(&reference.map, &single.map));
+    let single = model.predict(
+        cfg,
+        &features,
+        text.clone(),
+        &ops,
+        true,
+        false,
+        &mut Trace::off(),
+    );
+    assert!(
+        max_abs_diff(&reference.map, &single.map) < 1e-6,
+        "difference map: {}",
+        max_abs_diff(&reference.map, &single.map)
+    );
     // The folded model end to end.
     let folded = model.fold();
     assert!(folded.is_folded());
     let ff = folded.forward_vision(cfg, images, &mut Trace::off());
     for (a, b) in features.seg.iter().zip(&ff.seg) {
-        assert!(max_abs_diff(a, b) < 1e-5, "seg tokens after folding: {}", max_abs_diff(a, b));
+        assert!(
+            max_abs_diff(a, b) < 1e-5,
+            "seg tokens after folding: {}",
+            max_abs_diff(a, b)
+        );
     }
     let fast = folded.predict(cfg, &ff, text, &ops, true, false, &mut Trace::off());
-    assert!(max_abs_diff(&reference.map, &fast.map) < 1e-5, "map: {}", max_abs_diff(&reference.map, &fast.map));
+    assert!(
+        max_abs_diff(&reference.map, &fast.map) < 1e-5,
+        "map: {}",
+        max_abs_diff(&reference.map, &fast.map)
+    );
     assert!(max_abs_diff(&reference.score, &fast.score) < 1e-5);
     assert_eq!(fast.map.dims(), [2, cfg.map_size, cfg.map_size]);
     // The map is a probability.
-    let (lo, hi) = (fast.map.clone().min().into_scalar(), fast.map.max().into_scalar());
+    let (lo, hi) = (
+        fast.map.clone().min().into_scalar(),
+        fast.map.max().into_scalar(),
+    );
     assert!(lo >= 0.0 && hi <= 1.0, "map outside [0, 1]: {lo}..{hi}");
 }
 
@@ -78,7 +150,10 @@ fn folding_is_exact_for_other_kernels_groups_and_the_medical_blur() {
 #[test]
 fn groups_must_divide_both_depths() {
     let cfg = tiny(4, vec![3, 5], Domain::Industrial, 64);
-    assert!(matches!(cfg.validate(), Err(ConfigError::GroupsDoNotDivide { n_groups: 4, .. })));
+    assert!(matches!(
+        cfg.validate(),
+        Err(ConfigError::GroupsDoNotDivide { n_groups: 4, .. })
+    ));
     let mut even = tiny(2, vec![4], Domain::Industrial, 64);
     assert!(matches!(even.validate(), Err(ConfigError::BadKernels(_))));
     even.adapter.kernels = vec![3];
