@@ -89,7 +89,8 @@ def main() -> None:
         for k, v in model.state_dict().items()
     }
     save_file(state, os.path.join(OUT, "model.safetensors"))
-    model.config.to_json_file(os.path.join(OUT, "config.json"))
+    # Full config (not the diff against defaults), so heads / eos_token_id are explicit.
+    model.config.to_json_file(os.path.join(OUT, "config.json"), use_diff=False)
 
     g = torch.Generator().manual_seed(SEED + 2)
     pixel_values = torch.randn(2, 3, 64, 64, generator=g)
@@ -130,12 +131,18 @@ def main() -> None:
     save_file(
         ref,
         os.path.join(OUT, "reference.safetensors"),
+        # One metadata key: safetensors writes a multi-key map in hash order (not reproducible).
         metadata={
-            "transformers": transformers.__version__,
-            "torch": torch.__version__,
-            "open_clip": open_clip.__version__,
-            "prompts": json.dumps(PROMPTS),
-            "seed": str(SEED),
+            "generator": json.dumps(
+                {
+                    "script": "scripts/make_hf_reference.py",
+                    "transformers": transformers.__version__,
+                    "torch": torch.__version__,
+                    "open_clip": open_clip.__version__,
+                    "prompts": PROMPTS,
+                    "seed": SEED,
+                }
+            )
         },
     )
     for k, v in ref.items():

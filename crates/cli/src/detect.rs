@@ -6,7 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use acd_core::weights::load::load_acd_clip;
 use acd_core::Detector;
 use anyhow::{bail, Context};
 use burn::tensor::backend::Backend;
@@ -99,22 +98,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let images = collect_images(&args.inputs)?;
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    let (cfg, mut store) = model_source::load(&args.model)?;
+    let source = model_source::source(&args.model)?;
     crate::with_backend!(args.backend, |B, device| run_with::<B>(
-        &args, &images, cfg, &mut store, device
+        &args, &images, source, device
     ))
 }
 
 fn run_with<B: Backend>(
     args: &Args,
     images: &[PathBuf],
-    cfg: acd_core::AcdClipConfig,
-    store: &mut acd_core::weights::TensorStore,
+    source: model_source::Source,
     device: B::Device,
 ) -> anyhow::Result<ExitCode> {
     let t = Instant::now();
-    let model = load_acd_clip::<B>(store, &cfg, true, &device)?;
-    let mut detector = Detector::new(model, cfg, device).with_clock(now_ms);
+    let mut detector = model_source::detector::<B>(source, device)?.with_clock(now_ms);
     let load_ms = t.elapsed().as_secs_f64() * 1000.0;
     eprintln!("model loaded in {load_ms:.0} ms");
     let bar = if images.len() > 1 {

@@ -3,5 +3,6 @@
 pub mod backend;
 pub mod check_fixture;
 pub mod detect;
+pub mod export;
 pub mod model_source;
 pub mod output;

@@ -1,6 +1,6 @@
 //! `acd`: ACD-CLIP anomaly detection from the command line.
 
-use acd_cli::{check_fixture, detect};
+use acd_cli::{check_fixture, detect, export};
 
 use std::process::ExitCode;
 
@@ -23,6 +23,8 @@ enum Command {
     CheckFixture(check_fixture::Args),
     /// Detect anomalies in images or folders of images; writes overlays, raw maps and one JSON line per image.
     Detect(detect::Args),
+    /// Write a model bundle (folded adapters, int8/f16/f32 shards with SHA-256, per-category text embeddings).
+    Export(export::Args),
 }
 
 fn main() -> ExitCode {
@@ -30,6 +32,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::CheckFixture(args) => check_fixture::run(args),
         Command::Detect(args) => detect::run(args),
+        Command::Export(args) => export::run(args),
     };
     match result {
         Ok(code) => code,

@@ -3,10 +3,15 @@
 use std::path::{Path, PathBuf};
 
 use acd_core::fixture::FixtureConfig;
-use acd_core::weights::load::{infer_adapter_config, infer_clip_config};
+use std::collections::HashMap;
+
+use acd_core::weights::bundle::{load_bundle, parse_manifest, Manifest};
+use acd_core::weights::load::{infer_adapter_config, infer_clip_config, load_acd_clip};
 use acd_core::weights::TensorStore;
+use acd_core::Detector;
 use acd_core::{AcdClipConfig, Activation, Domain};
 use anyhow::{bail, Context};
+use burn::tensor::backend::Backend;
 use clap::ValueEnum;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -34,6 +39,9 @@ pub struct ModelArgs {
     /// Use the model of an official-format fixture folder instead (for testing).
     #[arg(long, conflicts_with_all = ["clip", "adapters"])]
     pub fixture: Option<PathBuf>,
+    /// Use a model bundle written by `acd export` (manifest.json + shards).
+    #[arg(long, conflicts_with_all = ["clip", "adapters", "fixture"])]
+    pub bundle: Option<PathBuf>,
     /// Model input size S (the paper: 518).
     #[arg(long, default_value_t = 518)]
     pub image_size: usize,
@@ -56,6 +64,48 @@ fn read_store(path: &Path) -> anyhow::Result<TensorStore> {
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     TensorStore::from_bytes(&bytes)
         .with_context(|| format!("loading weights from {}", path.display()))
+}
+
+/// A model to build: weights by name with a config, or a verified bundle.
+pub enum Source {
+    Weights(AcdClipConfig, TensorStore),
+    Bundle(Manifest, HashMap<String, Vec<u8>>),
+}
+
+/// Reads a bundle folder: the manifest and every file it lists (missing files are reported by the loader).
+pub fn read_bundle(dir: &Path) -> anyhow::Result<(Manifest, HashMap<String, Vec<u8>>)> {
+    let json = std::fs::read_to_string(dir.join("manifest.json"))
+        .with_context(|| format!("reading {}", dir.join("manifest.json").display()))?;
+    let manifest = parse_manifest(&json).with_context(|| format!("{}", dir.display()))?;
+    let mut files = HashMap::new();
+    for entry in &manifest.files {
+        if let Ok(bytes) = std::fs::read(dir.join(&entry.file)) {
+            files.insert(entry.file.clone(), bytes);
+        }
+    }
+    Ok((manifest, files))
+}
+
+pub fn source(args: &ModelArgs) -> anyhow::Result<Source> {
+    if let Some(dir) = &args.bundle {
+        let (m, f) = read_bundle(dir)?;
+        return Ok(Source::Bundle(m, f));
+    }
+    let (cfg, store) = load(args)?;
+    Ok(Source::Weights(cfg, store))
+}
+
+/// Builds the detector on backend `B`.
+pub fn detector<B: Backend>(source: Source, device: B::Device) -> anyhow::Result<Detector<B>> {
+    Ok(match source {
+        Source::Weights(cfg, mut store) => {
+            let model = load_acd_clip::<B>(&mut store, &cfg, true, &device)?;
+            Detector::new(model, cfg, device)
+        }
+        Source::Bundle(manifest, files) => {
+            Detector::from_bundle(load_bundle::<B>(&manifest, &files, &device)?, device)
+        }
+    })
 }
 
 pub fn load(args: &ModelArgs) -> anyhow::Result<(AcdClipConfig, TensorStore)> {

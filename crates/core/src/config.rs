@@ -301,6 +301,42 @@ pub mod presets {
         }
     }
 
+    /// A small random-weight model for tests of the plumbing (bundles, the page): seconds on any backend.
+    pub fn tiny(image_size: usize) -> AcdClipConfig {
+        AcdClipConfig {
+            clip: ClipConfig {
+                vision: VisionConfig {
+                    width: 64,
+                    layers: 4,
+                    heads: 2,
+                    patch_size: 16,
+                    image_size,
+                    mlp_hidden: 256,
+                },
+                text: TextConfig {
+                    width: 64,
+                    layers: 4,
+                    heads: 2,
+                    context_length: 77,
+                    vocab_size: 49408,
+                    mlp_hidden: 256,
+                },
+                embed_dim: 64,
+                activation: Activation::Gelu,
+            },
+            adapter: AdapterConfig {
+                n_groups: 2,
+                lora_rank: 8,
+                conv_lora_rank: 4,
+                head_hidden: 64,
+                gate_hidden: 64,
+                ..AdapterConfig::default()
+            },
+            domain: Domain::Industrial,
+            map_size: image_size,
+        }
+    }
+
     /// The paper's model: ViT-L/14-336 at 518 px, erf GELU, N = 4, industrial domain.
     pub fn acd_clip_paper() -> AcdClipConfig {
         AcdClipConfig {

@@ -134,8 +134,28 @@ impl<B: Backend> Detector<B> {
         Ok(emb)
     }
 
-    /// Runs the model on a normalised `[3, S, S]` input.
-    pub fn detect_input(&mut self, input: Vec<f32>, category: &str) -> Result<Detection, Error> {
+    /// Pillow-exact resize to the model size and CLIP normalisation.
+    fn model_input(&self, image: &RgbImage) -> Vec<f32> {
+        let s = self.config.clip.vision.image_size;
+        if image.width == s && image.height == s {
+            normalize(image)
+        } else {
+            normalize(&resize_rgb(image, s, s))
+        }
+    }
+
+    /// Builds a detector from a loaded bundle (folded model + precomputed class embeddings).
+    pub fn from_bundle(bundle: crate::weights::bundle::Bundle<B>, device: B::Device) -> Self {
+        let mut d = Self::new(bundle.model, bundle.manifest.config, device);
+        for (key, emb) in bundle.text_embeddings {
+            d.insert_text_embedding(&key, emb);
+        }
+        d
+    }
+
+    /// Runs the model on a normalised `[3, S, S]` input; every result is packed into one flat
+    /// tensor so that reading it back is a single transfer (one await on WebGPU).
+    fn run(&mut self, input: Vec<f32>, category: &str) -> Result<(Tensor<B, 1>, Timings), Error> {
         let s = self.config.clip.vision.image_size;
         if input.len() != 3 * s * s {
             return Err(Error::InputShape {
@@ -159,53 +179,96 @@ impl<B: Backend> Detector<B> {
             false,
             &mut Trace::off(),
         );
-        let read = |t: Tensor<B, 1>| {
-            t.into_data()
-                .convert::<f32>()
-                .to_vec::<f32>()
-                .unwrap_or_default()
+        let flat = |t: Tensor<B, 3>| {
+            let n: usize = t.dims().iter().product();
+            t.reshape([n])
         };
-        let map: Vec<f32> = pred
-            .map
-            .clone()
-            .into_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .unwrap_or_default();
-        let score = read(pred.score).first().copied().unwrap_or(f32::NAN);
-        let p_cls = read(pred.p_cls).first().copied().unwrap_or(f32::NAN);
-        let t2 = (self.clock)();
-        let n = pred.gate_weights.len();
-        let gate_weights = pred
-            .gate_weights
-            .into_iter()
-            .map(|w| read(w.reshape([2 * n])))
-            .collect();
-        let grid = self.ops.grid;
-        let group_maps = pred
-            .group_logits
-            .into_iter()
-            .map(|g| read(burn::tensor::activation::sigmoid(g).reshape([grid * grid])))
-            .collect();
-        let t3 = (self.clock)();
-        Ok(Detection {
+        let mut parts = vec![pred.score, pred.p_cls, flat(pred.map)];
+        parts.extend(pred.gate_weights.into_iter().map(flat));
+        parts.extend(
+            pred.group_logits
+                .into_iter()
+                .map(|g| flat(burn::tensor::activation::sigmoid(g))),
+        );
+        let packed = Tensor::cat(parts, 0);
+        Ok((
+            packed,
+            Timings {
+                decode_ms: 0.0,
+                text_ms: t1 - t0,
+                forward_ms: (self.clock)() - t1,
+                postprocess_ms: 0.0,
+            },
+        ))
+    }
+
+    /// Splits the packed values (see `run`) into a `Detection`.
+    fn unpack(&self, values: Vec<f32>, mut timings: Timings, t_read: f64) -> Detection {
+        let n = self.config.adapter.n_groups;
+        let (m, g) = (self.config.map_size, self.ops.grid);
+        let mut rest = values.as_slice();
+        let mut take = |k: usize| {
+            let (head, tail) = rest.split_at(k.min(rest.len()));
+            rest = tail;
+            head.to_vec()
+        };
+        let score = take(1).first().copied().unwrap_or(f32::NAN);
+        let p_cls = take(1).first().copied().unwrap_or(f32::NAN);
+        let map = take(m * m);
+        let gate_weights = (0..n).map(|_| take(2 * n)).collect();
+        let group_maps = (0..n).map(|_| take(g * g)).collect();
+        // The forward pass runs lazily on some backends: the read-back wait belongs to it.
+        timings.forward_ms += (self.clock)() - t_read;
+        Detection {
             score,
             p_cls,
             image_map: Vec::new(),
             map,
-            map_size: self.config.map_size,
-            width: self.config.map_size,
-            height: self.config.map_size,
+            map_size: m,
+            width: m,
+            height: m,
             gate_weights,
             group_maps,
-            grid,
-            timings: Timings {
-                decode_ms: 0.0,
-                text_ms: t1 - t0,
-                forward_ms: t2 - t1,
-                postprocess_ms: t3 - t2,
-            },
-        })
+            grid: g,
+            timings,
+        }
+    }
+
+    /// Runs the model on a normalised `[3, S, S]` input.
+    pub fn detect_input(&mut self, input: Vec<f32>, category: &str) -> Result<Detection, Error> {
+        let (packed, timings) = self.run(input, category)?;
+        let t = (self.clock)();
+        let values = packed
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .unwrap_or_default();
+        Ok(self.unpack(values, timings, t))
+    }
+
+    /// `detect` for backends that can only read results asynchronously (WebGPU in the browser).
+    pub async fn detect_async(
+        &mut self,
+        image_bytes: &[u8],
+        category: &str,
+    ) -> Result<Detection, Error> {
+        let t0 = (self.clock)();
+        let image = decode_image(image_bytes, &self.limits)?;
+        let input = self.model_input(&image);
+        let decode_ms = (self.clock)() - t0;
+        let (packed, timings) = self.run(input, category)?;
+        let t = (self.clock)();
+        let data = packed
+            .into_data_async()
+            .await
+            .map_err(|e| Error::Backend(format!("{e:?}")))?;
+        let values = data.convert::<f32>().to_vec::<f32>().unwrap_or_default();
+        let mut det = self.unpack(values, timings, t);
+        det.timings.decode_ms = decode_ms;
+        let t2 = (self.clock)();
+        attach_image_map(&mut det, &image);
+        det.timings.postprocess_ms += (self.clock)() - t2;
+        Ok(det)
     }
 
     /// Decodes image bytes, runs the model, and resizes the map back to the image's size.
@@ -220,14 +283,8 @@ impl<B: Backend> Detector<B> {
 
     /// Runs the model on a decoded image (resized to the model size here) and maps back to its size.
     pub fn detect_image(&mut self, image: &RgbImage, category: &str) -> Result<Detection, Error> {
-        let s = self.config.clip.vision.image_size;
         let t0 = (self.clock)();
-        let resized = if image.width == s && image.height == s {
-            image.clone()
-        } else {
-            resize_rgb(image, s, s)
-        };
-        let input = normalize(&resized);
+        let input = self.model_input(image);
         let t1 = (self.clock)();
         let mut det = self.detect_input(input, category)?;
         det.timings.decode_ms = t1 - t0;

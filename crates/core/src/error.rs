@@ -19,6 +19,10 @@ pub enum Error {
     UnknownCategory(String),
     #[error("this model has no text tower (it was loaded without one)")]
     NoTextTower,
+    #[error("the compute backend failed: {0}")]
+    Backend(String),
+    #[error(transparent)]
+    Bundle(#[from] crate::weights::bundle::BundleError),
     #[error("fixture: {0}")]
     Fixture(String),
     #[error("input tensor has shape {found:?}, expected {expected:?}")]

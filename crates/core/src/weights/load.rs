@@ -6,7 +6,7 @@ use burn::tensor::{backend::Backend, Tensor, TensorData};
 
 use super::raw::RawTensor;
 use super::store::{TensorStore, WeightError};
-use crate::adapters::conv_lora::{ConvLoraAdapter, ConvLoraBlock};
+use crate::adapters::conv_lora::{ConvLoraAdapter, ConvLoraBlock, FoldedConvLora, FoldedConvPair};
 use crate::adapters::heads::ProjectionMlp;
 use crate::adapters::text_lora::TextLora;
 use crate::clip::block::{Mlp, MultiHeadAttention, ResidualAttentionBlock};
@@ -221,29 +221,45 @@ pub fn load_image_adapter<B: Backend>(
         det_layer_norms: Vec::new(),
         vision_text_gate: Vec::new(),
     };
+    // A bundle holds the folded inference form (`image_adapter.folded.*`), a checkpoint the trainable one.
+    let folded = l.store.contains(&format!("{p}.folded.0.down.weight"));
     for i in 0..n {
-        let mut blocks = Vec::new();
-        for (j, &k) in a.kernels.iter().enumerate() {
-            let bp = format!("{p}.lora_adapters.{i}.conv_lora_blocks.{j}");
-            blocks.push(ConvLoraBlock {
-                lora_a: l.param(&format!("{bp}.lora_A"), [dv, r])?,
-                lora_b: l.param(&format!("{bp}.lora_B"), [r, dv])?,
-                conv_lora_a: l.param(&format!("{bp}.conv_lora_A.weight"), [rc, r, k, k])?,
-                conv_lora_b: l.param(&format!("{bp}.conv_lora_B.weight"), [r, rc, k, k])?,
-                lora_scale: a.lora_scale() as f32,
-                conv_scale: a.conv_lora_scale() as f32,
+        if folded {
+            let fp = format!("{p}.folded.{i}");
+            let down = l.linear(&format!("{fp}.down"), dv, nk * r, false)?.weight;
+            let up = l.linear(&format!("{fp}.up"), nk * r, dv, false)?.weight;
+            let mut convs = Vec::new();
+            for (k, &ks) in a.kernels.iter().enumerate() {
+                convs.push(FoldedConvPair {
+                    conv_a: l.param(&format!("{fp}.convs.{k}.conv_a"), [rc, r, ks, ks])?,
+                    conv_b: l.param(&format!("{fp}.convs.{k}.conv_b"), [r, rc, ks, ks])?,
+                });
+            }
+            ad.folded.push(FoldedConvLora { down, convs, up });
+        } else {
+            let mut blocks = Vec::new();
+            for (j, &k) in a.kernels.iter().enumerate() {
+                let bp = format!("{p}.lora_adapters.{i}.conv_lora_blocks.{j}");
+                blocks.push(ConvLoraBlock {
+                    lora_a: l.param(&format!("{bp}.lora_A"), [dv, r])?,
+                    lora_b: l.param(&format!("{bp}.lora_B"), [r, dv])?,
+                    conv_lora_a: l.param(&format!("{bp}.conv_lora_A.weight"), [rc, r, k, k])?,
+                    conv_lora_b: l.param(&format!("{bp}.conv_lora_B.weight"), [r, rc, k, k])?,
+                    lora_scale: a.lora_scale() as f32,
+                    conv_scale: a.conv_lora_scale() as f32,
+                });
+            }
+            let fuse = l.raw(
+                &format!("{p}.lora_adapters.{i}.fusion_conv.weight"),
+                &[dv, nk * dv, 1, 1],
+            )?;
+            let fuse = super::remap::transpose(&RawTensor::new(vec![dv, nk * dv], fuse.data))
+                .expect("2-D");
+            ad.lora_adapters.push(ConvLoraAdapter {
+                conv_lora_blocks: blocks,
+                fusion: Param::from_tensor(to_tensor(fuse, device)),
             });
         }
-        let fuse = l.raw(
-            &format!("{p}.lora_adapters.{i}.fusion_conv.weight"),
-            &[dv, nk * dv, 1, 1],
-        )?;
-        let fuse =
-            super::remap::transpose(&RawTensor::new(vec![dv, nk * dv], fuse.data)).expect("2-D");
-        ad.lora_adapters.push(ConvLoraAdapter {
-            conv_lora_blocks: blocks,
-            fusion: Param::from_tensor(to_tensor(fuse, device)),
-        });
         ad.m_i_w.push(l.param(&format!("{p}.m_i_w.{i}.i_w"), [dv])?);
         for (kind, list) in [
             ("seg_proj", &mut ad.seg_proj),
@@ -341,6 +357,23 @@ fn count_indexed(store: &TensorStore, prefix: &str, suffix: &str) -> usize {
         .count()
 }
 
+/// 1 + the largest block index under `prefix.` (not the first gap: a checkpoint missing one
+/// block's weights must fail to load, not load as a shallower model).
+fn count_blocks(store: &TensorStore, prefix: &str) -> usize {
+    let start = format!("{prefix}.");
+    store
+        .names()
+        .filter_map(|n| {
+            n.strip_prefix(&start)?
+                .split('.')
+                .next()?
+                .parse::<usize>()
+                .ok()
+        })
+        .max()
+        .map_or(0, |m| m + 1)
+}
+
 fn need<'a>(store: &'a TensorStore, name: &str) -> Result<&'a [usize], WeightError> {
     store.shape(name).ok_or_else(|| WeightError::Missing {
         name: name.into(),
@@ -359,16 +392,12 @@ pub fn infer_clip_config(
 ) -> Result<ClipConfig, WeightError> {
     let conv = need(store, "visual.conv1.weight")?;
     let (width, patch) = (conv[0], conv[2]);
-    let vlayers = count_indexed(
-        store,
-        "visual.transformer.resblocks",
-        ".attn.in_proj_weight",
-    );
+    let vlayers = count_blocks(store, "visual.transformer.resblocks");
     let vmlp = need(store, "visual.transformer.resblocks.0.mlp.c_fc.weight")?[0];
     let tok = need(store, "token_embedding.weight")?;
     let (vocab, twidth) = (tok[0], tok[1]);
     let context = need(store, "positional_embedding")?[0];
-    let tlayers = count_indexed(store, "transformer.resblocks", ".attn.in_proj_weight");
+    let tlayers = count_blocks(store, "transformer.resblocks");
     let tmlp = need(store, "transformer.resblocks.0.mlp.c_fc.weight")?[0];
     let embed_dim = store
         .shape("visual.proj")

@@ -175,6 +175,15 @@ impl TensorStore {
         self.tensors.insert(name.into(), t);
     }
 
+    pub fn remove(&mut self, name: &str) -> Option<RawTensor> {
+        self.tensors.remove(name)
+    }
+
+    /// All tensors by name, in name order.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &RawTensor)> {
+        self.tensors.iter()
+    }
+
     pub fn contains(&self, name: &str) -> bool {
         self.tensors.contains_key(name)
     }
@@ -217,6 +226,25 @@ impl TensorStore {
     }
 
     fn hint_for(&self, name: &str) -> String {
+        if let Some(prefix) = name
+            .strip_suffix("in_proj_weight")
+            .or_else(|| name.strip_suffix("in_proj_bias"))
+        {
+            let split: Vec<&str> = ["q_proj", "k_proj", "v_proj"]
+                .into_iter()
+                .filter(|p| {
+                    self.tensors
+                        .keys()
+                        .any(|k| k.starts_with(&format!("{prefix}{p}.")))
+                })
+                .collect();
+            if !split.is_empty() {
+                return format!(
+                    " — the checkpoint has only {} of this layer's separate q/k/v projections",
+                    split.join(", ")
+                );
+            }
+        }
         if name.starts_with("image_adapter.") || name.starts_with("text_adapter.") {
             if !self
                 .tensors

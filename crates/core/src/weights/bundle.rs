@@ -1,0 +1,437 @@
+//! The model bundle (DESIGN §3.2): what `acd export` writes and both the CLI and the page load.
+//!
+//! ```text
+//! models/<name>/
+//!   manifest.json            format, version, config, precision, categories, files (bytes + SHA-256)
+//!   weights-00000.safetensors …  shards ≤ 64 MiB: int8 matrices, f16/f32 small tensors; adapters
+//!                            already folded for inference. The f32 scales of a shard's int8 tensors
+//!                            are one tensor `__scales__`: per int8 tensor in name order, one scale
+//!                            per row (a 1-D tensor is one row), concatenated.
+//!   text.safetensors         `category.<key>`: the [N, D_text, 2] class embedding of each category
+//! ```
+//! Loading verifies every file's size and SHA-256 before use and names the bad file.
+
+use std::collections::HashMap;
+
+use burn::tensor::{backend::Backend, Tensor, TensorData};
+use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::load::load_acd_clip;
+use super::quantize::{decode, encode, Encoded, Precision};
+use super::raw::RawTensor;
+use super::store::TensorStore;
+use crate::config::AcdClipConfig;
+use crate::model::AcdClip;
+
+pub const BUNDLE_FORMAT: &str = "acd-clip-bundle";
+pub const BUNDLE_VERSION: u32 = 1;
+pub const DEFAULT_MAX_SHARD_BYTES: usize = 64 << 20;
+pub const TEXT_FILE: &str = "text.safetensors";
+const SCALES: &str = "__scales__";
+const CATEGORY_PREFIX: &str = "category.";
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CategoryEntry {
+    pub key: String,
+    pub real_name: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct FileEntry {
+    pub file: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub version: u32,
+    pub name: String,
+    pub description: String,
+    /// What the adapters were trained on; `None` for untrained weights.
+    pub trained_on: Option<String>,
+    /// Random or untrained weights: a page must never present such a bundle as a detector.
+    pub untrained: bool,
+    pub config: AcdClipConfig,
+    pub precision: Precision,
+    pub quantization: String,
+    pub categories: Vec<CategoryEntry>,
+    pub has_text_tower: bool,
+    pub files: Vec<FileEntry>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BundleError {
+    #[error("manifest.json is not valid: {0}")]
+    Manifest(String),
+    #[error("manifest format {found:?} is not an ACD-CLIP bundle (expected {BUNDLE_FORMAT:?})")]
+    Format { found: String },
+    #[error("bundle version {found} is not supported (this build reads version {BUNDLE_VERSION})")]
+    Version { found: u32 },
+    #[error("bundle file {file} is missing")]
+    MissingFile { file: String },
+    #[error("bundle file {file} has {found} bytes, the manifest says {expected} (truncated or replaced)")]
+    Size {
+        file: String,
+        expected: u64,
+        found: u64,
+    },
+    #[error("bundle file {file} fails its SHA-256 check (corrupt or tampered)")]
+    Checksum { file: String },
+    #[error("bundle file {file}: {reason}")]
+    Shard { file: String, reason: String },
+    #[error(transparent)]
+    Weights(#[from] super::store::WeightError),
+}
+
+/// Options of `acd export`.
+#[derive(Clone, Debug)]
+pub struct ExportOptions {
+    pub name: String,
+    pub description: String,
+    pub trained_on: Option<String>,
+    pub untrained: bool,
+    pub precision: Precision,
+    pub with_text_tower: bool,
+    pub max_shard_bytes: usize,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn file_entry(file: &str, bytes: &[u8]) -> FileEntry {
+    FileEntry {
+        file: file.to_string(),
+        bytes: bytes.len() as u64,
+        sha256: sha256_hex(bytes),
+    }
+}
+
+/// Serialises `(name, dtype, shape, bytes)` entries as one safetensors file.
+fn serialize(entries: &[(String, Dtype, Vec<usize>, Vec<u8>)]) -> Vec<u8> {
+    let views: Vec<(String, TensorView)> = entries
+        .iter()
+        .map(|(n, d, s, b)| {
+            (
+                n.clone(),
+                TensorView::new(*d, s.clone(), b).expect("sizes match by construction"),
+            )
+        })
+        .collect();
+    safetensors::tensor::serialize(views, None).expect("in-memory serialisation")
+}
+
+type Entry = (String, Dtype, Vec<usize>, Vec<u8>);
+
+/// The stored tensor and, for int8, its per-row scales (gathered into the shard's `__scales__`).
+fn encoded_entry(name: &str, t: &RawTensor, precision: Precision) -> (Entry, Vec<f32>) {
+    match encode(t, precision, name.ends_with("bias")) {
+        Encoded::F32(v) => (
+            (
+                name.into(),
+                Dtype::F32,
+                t.shape.clone(),
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ),
+            Vec::new(),
+        ),
+        Encoded::F16(v) => (
+            (
+                name.into(),
+                Dtype::F16,
+                t.shape.clone(),
+                v.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            ),
+            Vec::new(),
+        ),
+        Encoded::Int8 { values, scales } => (
+            (
+                name.into(),
+                Dtype::I8,
+                t.shape.clone(),
+                values.iter().map(|&q| q as u8).collect(),
+            ),
+            scales,
+        ),
+    }
+}
+
+/// One shard file: its tensors plus `__scales__` (int8 tensors are visited in name order, as
+/// the store iterates).
+fn write_shard(entries: &mut Vec<Entry>, scales: &mut Vec<f32>) -> Vec<u8> {
+    if !scales.is_empty() {
+        entries.push((
+            SCALES.into(),
+            Dtype::F32,
+            vec![scales.len()],
+            scales.iter().flat_map(|x| x.to_le_bytes()).collect(),
+        ));
+    }
+    let bytes = serialize(entries);
+    entries.clear();
+    scales.clear();
+    bytes
+}
+
+/// Writes a bundle: the model (folded) and the class embedding of each category.
+/// Returns the manifest and the files (name, bytes) to write next to it.
+pub fn export_bundle<B: Backend>(
+    model: &AcdClip<B>,
+    config: &AcdClipConfig,
+    categories: &[(CategoryEntry, Tensor<B, 3>)],
+    options: &ExportOptions,
+) -> (Manifest, Vec<(String, Vec<u8>)>) {
+    let with_text = options.with_text_tower && model.text.is_some();
+    let store = super::save::store_from_model(model, with_text);
+    let mut files = Vec::new();
+    let (mut shard, mut scales, mut shard_bytes) = (Vec::new(), Vec::new(), 0usize);
+    for (name, t) in store.iter() {
+        let (entry, entry_scales) = encoded_entry(name, t, options.precision);
+        let size = entry.3.len() + 4 * entry_scales.len();
+        if shard_bytes + size > options.max_shard_bytes && !shard.is_empty() {
+            files.push((
+                format!("weights-{:05}.safetensors", files.len()),
+                write_shard(&mut shard, &mut scales),
+            ));
+            shard_bytes = 0;
+        }
+        shard_bytes += size;
+        shard.push(entry);
+        scales.extend(entry_scales);
+    }
+    if !shard.is_empty() {
+        files.push((
+            format!("weights-{:05}.safetensors", files.len()),
+            write_shard(&mut shard, &mut scales),
+        ));
+    }
+    let text_entries: Vec<_> = categories
+        .iter()
+        .map(|(c, t)| {
+            let r = RawTensor::new(
+                t.dims().to_vec(),
+                t.to_data()
+                    .convert::<f32>()
+                    .to_vec::<f32>()
+                    .unwrap_or_default(),
+            );
+            (
+                format!("{CATEGORY_PREFIX}{}", c.key),
+                Dtype::F32,
+                r.shape,
+                r.data.iter().flat_map(|x| x.to_le_bytes()).collect(),
+            )
+        })
+        .collect();
+    files.push((TEXT_FILE.to_string(), serialize(&text_entries)));
+    let manifest = Manifest {
+        format: BUNDLE_FORMAT.into(),
+        version: BUNDLE_VERSION,
+        name: options.name.clone(),
+        description: options.description.clone(),
+        trained_on: options.trained_on.clone(),
+        untrained: options.untrained,
+        config: config.clone(),
+        precision: options.precision,
+        quantization: match options.precision {
+            Precision::Int8 => "int8 symmetric per output channel (row) with f32 scales for matrices of ≥ 1024 values, per tensor for biases; f16 for the rest".into(),
+            Precision::F16 => "f16".into(),
+            Precision::F32 => "f32".into(),
+        },
+        categories: categories.iter().map(|(c, _)| c.clone()).collect(),
+        has_text_tower: with_text,
+        files: files.iter().map(|(n, b)| file_entry(n, b)).collect(),
+    };
+    (manifest, files)
+}
+
+pub fn parse_manifest(json: &str) -> Result<Manifest, BundleError> {
+    // Check format and version first, so a newer bundle is refused with its version named.
+    let v: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| BundleError::Manifest(e.to_string()))?;
+    let format = v.get("format").and_then(|f| f.as_str()).unwrap_or_default();
+    if format != BUNDLE_FORMAT {
+        return Err(BundleError::Format {
+            found: format.to_string(),
+        });
+    }
+    let version = v.get("version").and_then(|f| f.as_u64()).unwrap_or(0) as u32;
+    if version != BUNDLE_VERSION {
+        return Err(BundleError::Version { found: version });
+    }
+    let m: Manifest =
+        serde_json::from_value(v).map_err(|e| BundleError::Manifest(e.to_string()))?;
+    m.config
+        .validate()
+        .map_err(|e| BundleError::Manifest(e.to_string()))?;
+    Ok(m)
+}
+
+/// Checks that every file of the manifest is present with its size and SHA-256.
+pub fn verify_files(
+    manifest: &Manifest,
+    files: &HashMap<String, Vec<u8>>,
+) -> Result<(), BundleError> {
+    for entry in &manifest.files {
+        let bytes = files
+            .get(&entry.file)
+            .ok_or_else(|| BundleError::MissingFile {
+                file: entry.file.clone(),
+            })?;
+        if bytes.len() as u64 != entry.bytes {
+            return Err(BundleError::Size {
+                file: entry.file.clone(),
+                expected: entry.bytes,
+                found: bytes.len() as u64,
+            });
+        }
+        if !sha256_hex(bytes).eq_ignore_ascii_case(&entry.sha256) {
+            return Err(BundleError::Checksum {
+                file: entry.file.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+fn shard_error(file: &str, reason: impl Into<String>) -> BundleError {
+    BundleError::Shard {
+        file: file.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn read_f32(file: &str, name: &str, v: &TensorView) -> Result<Vec<f32>, BundleError> {
+    let d = v.data();
+    Ok(match v.dtype() {
+        Dtype::F32 => d
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        Dtype::F16 => d
+            .chunks_exact(2)
+            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        other => {
+            return Err(shard_error(
+                file,
+                format!("tensor `{name}` has dtype {other:?}"),
+            ))
+        }
+    })
+}
+
+/// Decodes the weight shards into f32 tensors under their checkpoint names.
+fn read_weights(
+    manifest: &Manifest,
+    files: &HashMap<String, Vec<u8>>,
+) -> Result<TensorStore, BundleError> {
+    let mut store = TensorStore::default();
+    for entry in manifest.files.iter().filter(|f| f.file != TEXT_FILE) {
+        let bytes = &files[&entry.file];
+        let st =
+            SafeTensors::deserialize(bytes).map_err(|e| shard_error(&entry.file, e.to_string()))?;
+        let scales = match st.tensor(SCALES) {
+            Ok(v) => read_f32(&entry.file, SCALES, &v)?,
+            Err(_) => Vec::new(),
+        };
+        let mut tensors = st.tensors();
+        tensors.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut next_scale = 0usize;
+        for (name, view) in tensors {
+            if name == SCALES {
+                continue;
+            }
+            let shape = view.shape().to_vec();
+            let data = if view.dtype() == Dtype::I8 {
+                // One scale per row; a 1-D (bias) vector is one row.
+                let rows = if shape.len() >= 2 { shape[0] } else { 1 };
+                let Some(row_scales) = scales.get(next_scale..next_scale + rows) else {
+                    return Err(shard_error(
+                        &entry.file,
+                        format!("`{SCALES}` has too few values for int8 tensor `{name}`"),
+                    ));
+                };
+                next_scale += rows;
+                decode(&Encoded::Int8 {
+                    values: view.data().iter().map(|&b| b as i8).collect(),
+                    scales: row_scales.to_vec(),
+                })
+            } else {
+                read_f32(&entry.file, &name, &view)?
+            };
+            store.insert(name, RawTensor::new(shape, data));
+        }
+        if next_scale != scales.len() {
+            return Err(shard_error(
+                &entry.file,
+                format!(
+                    "`{SCALES}` has {} values, the int8 tensors use {next_scale}",
+                    scales.len()
+                ),
+            ));
+        }
+    }
+    Ok(store)
+}
+
+/// A loaded bundle: the folded model and the precomputed class embeddings.
+pub struct Bundle<B: Backend> {
+    pub manifest: Manifest,
+    pub model: AcdClip<B>,
+    pub text_embeddings: Vec<(String, Tensor<B, 3>)>,
+}
+
+/// Verifies and loads a bundle from its files (name → bytes).
+pub fn load_bundle<B: Backend>(
+    manifest: &Manifest,
+    files: &HashMap<String, Vec<u8>>,
+    device: &B::Device,
+) -> Result<Bundle<B>, BundleError> {
+    verify_files(manifest, files)?;
+    let cfg = &manifest.config;
+    let mut store = read_weights(manifest, files)?;
+    let model = load_acd_clip::<B>(&mut store, cfg, manifest.has_text_tower, device)?.fold();
+    let text_bytes = files
+        .get(TEXT_FILE)
+        .ok_or_else(|| BundleError::MissingFile {
+            file: TEXT_FILE.into(),
+        })?;
+    let st =
+        SafeTensors::deserialize(text_bytes).map_err(|e| shard_error(TEXT_FILE, e.to_string()))?;
+    let (n, d) = (cfg.adapter.n_groups, cfg.clip.text.width);
+    let mut text_embeddings = Vec::new();
+    for c in &manifest.categories {
+        let name = format!("{CATEGORY_PREFIX}{}", c.key);
+        let view = st.tensor(&name).map_err(|_| {
+            shard_error(TEXT_FILE, format!("no embedding for category {:?}", c.key))
+        })?;
+        if view.shape() != [n, d, 2] {
+            return Err(shard_error(
+                TEXT_FILE,
+                format!(
+                    "`{name}` has shape {:?}, expected {:?}",
+                    view.shape(),
+                    [n, d, 2]
+                ),
+            ));
+        }
+        let data = read_f32(TEXT_FILE, &name, &view)?;
+        text_embeddings.push((
+            c.key.clone(),
+            Tensor::from_data(TensorData::new(data, [n, d, 2]), device),
+        ));
+    }
+    Ok(Bundle {
+        manifest: manifest.clone(),
+        model,
+        text_embeddings,
+    })
+}

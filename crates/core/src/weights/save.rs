@@ -1,0 +1,141 @@
+//! The inverse of `load.rs`: a model's parameters as a `TensorStore` under checkpoint names and
+//! PyTorch layouts (Linear `[out, in]`), so that a saved model loads through the same loader.
+//! The image adapters are written in their folded inference form (`image_adapter.folded.*`).
+
+use burn::module::Param;
+use burn::tensor::{backend::Backend, Tensor};
+
+use super::raw::RawTensor;
+use super::remap::transpose;
+use super::store::TensorStore;
+use crate::clip::block::ResidualAttentionBlock;
+use crate::model::AcdClip;
+use crate::nn::{LayerNorm, Linear};
+
+fn raw<B: Backend, const D: usize>(t: Tensor<B, D>) -> RawTensor {
+    RawTensor::new(
+        t.dims().to_vec(),
+        t.into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .unwrap_or_default(),
+    )
+}
+
+struct Writer<'a> {
+    store: &'a mut TensorStore,
+}
+
+impl Writer<'_> {
+    fn put<B: Backend, const D: usize>(&mut self, name: &str, p: &Param<Tensor<B, D>>) {
+        self.store.insert(name, raw(p.val()));
+    }
+    fn linear<B: Backend>(&mut self, prefix: &str, l: &Linear<B>) {
+        self.store.insert(
+            format!("{prefix}.weight"),
+            transpose(&raw(l.weight.val())).expect("2-D"),
+        );
+        if let Some(b) = &l.bias {
+            self.put(&format!("{prefix}.bias"), b);
+        }
+    }
+    fn layer_norm<B: Backend>(&mut self, prefix: &str, ln: &LayerNorm<B>) {
+        self.put(&format!("{prefix}.weight"), &ln.weight);
+        self.put(&format!("{prefix}.bias"), &ln.bias);
+    }
+    fn block<B: Backend>(&mut self, prefix: &str, b: &ResidualAttentionBlock<B>) {
+        self.layer_norm(&format!("{prefix}.ln_1"), &b.ln_1);
+        self.linear(&format!("{prefix}.attn.in_proj"), &b.attn.in_proj);
+        // open_clip names the packed projection `in_proj_weight` / `in_proj_bias`.
+        for (from, to) in [
+            ("in_proj.weight", "in_proj_weight"),
+            ("in_proj.bias", "in_proj_bias"),
+        ] {
+            let key = format!("{prefix}.attn.{from}");
+            if let Some(t) = self.store.get(&key).cloned() {
+                self.store.insert(format!("{prefix}.attn.{to}"), t);
+                self.store.remove(&key);
+            }
+        }
+        self.linear(&format!("{prefix}.attn.out_proj"), &b.attn.out_proj);
+        self.layer_norm(&format!("{prefix}.ln_2"), &b.ln_2);
+        self.linear(&format!("{prefix}.mlp.c_fc"), &b.mlp.c_fc);
+        self.linear(&format!("{prefix}.mlp.c_proj"), &b.mlp.c_proj);
+    }
+}
+
+/// Everything inference needs: vision tower, folded image adapters and heads; with `with_text`, the
+/// text tower and text adapters too (to embed new categories). The model is folded if it is not.
+pub fn store_from_model<B: Backend>(model: &AcdClip<B>, with_text: bool) -> TensorStore {
+    let mut store = TensorStore::default();
+    let mut w = Writer { store: &mut store };
+    let v = &model.vision;
+    w.put("visual.conv1.weight", &v.conv1);
+    w.put("visual.class_embedding", &v.class_embedding);
+    w.put("visual.positional_embedding", &v.positional_embedding);
+    w.layer_norm("visual.ln_pre", &v.ln_pre);
+    for (i, b) in v.blocks.iter().enumerate() {
+        w.block(&format!("visual.transformer.resblocks.{i}"), b);
+    }
+    let ad = &model.image_adapter;
+    let folded: Vec<_> = if ad.folded.is_empty() {
+        ad.lora_adapters.iter().map(|a| a.fold()).collect()
+    } else {
+        ad.folded.clone()
+    };
+    for (i, f) in folded.iter().enumerate() {
+        let p = format!("image_adapter.folded.{i}");
+        w.store.insert(
+            format!("{p}.down.weight"),
+            transpose(&raw(f.down.val())).expect("2-D"),
+        );
+        w.store.insert(
+            format!("{p}.up.weight"),
+            transpose(&raw(f.up.val())).expect("2-D"),
+        );
+        for (k, pair) in f.convs.iter().enumerate() {
+            w.put(&format!("{p}.convs.{k}.conv_a"), &pair.conv_a);
+            w.put(&format!("{p}.convs.{k}.conv_b"), &pair.conv_b);
+        }
+    }
+    for i in 0..ad.m_i_w.len() {
+        let p = "image_adapter";
+        w.put(&format!("{p}.m_i_w.{i}.i_w"), &ad.m_i_w[i]);
+        w.linear(&format!("{p}.seg_proj.{i}.fc.0"), &ad.seg_proj[i].fc0);
+        w.linear(&format!("{p}.seg_proj.{i}.fc.2"), &ad.seg_proj[i].fc2);
+        w.linear(&format!("{p}.det_proj.{i}.fc.0"), &ad.det_proj[i].fc0);
+        w.linear(&format!("{p}.det_proj.{i}.fc.2"), &ad.det_proj[i].fc2);
+        w.layer_norm(&format!("{p}.seg_layer_norms.{i}"), &ad.seg_layer_norms[i]);
+        w.layer_norm(&format!("{p}.det_layer_norms.{i}"), &ad.det_layer_norms[i]);
+        w.linear(
+            &format!("{p}.vision_text_gate.{i}.0"),
+            &ad.vision_text_gate[i].fc0,
+        );
+        w.linear(
+            &format!("{p}.vision_text_gate.{i}.2"),
+            &ad.vision_text_gate[i].fc2,
+        );
+    }
+    if with_text {
+        if let (Some(t), Some(ta)) = (&model.text, &model.text_adapter) {
+            w.put("token_embedding.weight", &t.token_embedding);
+            w.put("positional_embedding", &t.positional_embedding);
+            for (i, b) in t.blocks.iter().enumerate() {
+                w.block(&format!("transformer.resblocks.{i}"), b);
+            }
+            for i in 0..ta.lora_adapters.len() {
+                w.put(
+                    &format!("text_adapter.lora_adapters.{i}.lora_A"),
+                    &ta.lora_adapters[i].lora_a,
+                );
+                w.put(
+                    &format!("text_adapter.lora_adapters.{i}.lora_B"),
+                    &ta.lora_adapters[i].lora_b,
+                );
+                w.put(&format!("text_adapter.m_t_w.{i}.i_w"), &ta.m_t_w[i]);
+                w.layer_norm(&format!("text_adapter.layer_norms.{i}"), &ta.layer_norms[i]);
+            }
+        }
+    }
+    store
+}

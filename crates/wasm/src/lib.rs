@@ -1,0 +1,396 @@
+//! The browser shell: a thin wasm-bindgen layer over `acd_core::Detector` (DESIGN §3.3).
+//!
+//! JS API (built with `wasm-bindgen --target web`, see `scripts/build-wasm`):
+//!
+//! ```ts
+//! import init, { AcdModel } from "./pkg/acd_wasm.js";
+//! await init();
+//! const model = await AcdModel.load(manifestJson, fileNames, fileBytes, "webgpu"); // or "cpu"
+//! const info = model.info();
+//! const det = await model.detect(imageBytes, info.categories[0]);
+//! model.free();
+//! ```
+//!
+//! Rules kept here:
+//! - Rust panics are reported on the console (`console_error_panic_hook`, installed by the first
+//!   `load`/`detect`); they cannot be caught in wasm32 (panic = abort), so nothing here may panic on
+//!   user input;
+//! - every failure reaches JS as a rejected promise (or a thrown `Error`) whose message is the core
+//!   error's message; nothing in this file unwraps user input;
+//! - the WebGPU device is initialised once per page (Burn 0.21 refuses a second registration) and
+//!   only after `navigator.gpu.requestAdapter()` returned an adapter, because Burn 0.21 panics (an
+//!   unrecoverable `unreachable` trap in wasm) when it finds none;
+//! - `detect()` calls on one model run one after the other (each waits for the previous one), so a
+//!   page may fire several without awaiting; `info()` and `categories()` never wait.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use acd_core::weights::bundle::{load_bundle, parse_manifest, Manifest};
+use acd_core::{Detection, Detector};
+use burn::backend::ndarray::NdArrayDevice;
+use burn::backend::wgpu::{
+    graphics::AutoGraphicsApi, init_setup_async, RuntimeOptions, WgpuDevice,
+};
+use burn::backend::{NdArray, Wgpu};
+use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::{future_to_promise, JsFuture};
+
+#[wasm_bindgen(typescript_custom_section)]
+const TS_TYPES: &'static str = r#"
+/** What `AcdModel.info()` returns. */
+export interface AcdInfo {
+  name: string;
+  description: string;
+  trainedOn: string | null;
+  /** Random or untrained weights: never present such a model as a detector. */
+  untrained: boolean;
+  backend: "webgpu" | "cpu";
+  /** Side of the square model input (pixels). */
+  imageSize: number;
+  /** Side of the model-size anomaly map. */
+  mapSize: number;
+  nGroups: number;
+  /** Patches per side of the vision grid. */
+  grid: number;
+  precision: string;
+  categories: string[];
+  hasTextTower: boolean;
+  /** e.g. "ViT width 1024 · 24 layers · patch 14 · 518 px" */
+  backbone: string;
+}
+
+/** What `AcdModel.detect()` resolves to. */
+export interface AcdDetection {
+  /** Fused image score in [0, 1]. */
+  score: number;
+  /** Classifier probability before fusion with the map maximum. */
+  pCls: number;
+  width: number;
+  height: number;
+  /** Abnormal probability at the image's own size, width × height, row-major. */
+  map: Float32Array;
+  mapSize: number;
+  /** The same map at model size, mapSize², row-major. */
+  modelMap: Float32Array;
+  grid: number;
+  /** Per group: abnormal probability at grid size, grid², row-major. */
+  groupMaps: Float32Array[];
+  /** Per group: gate weights N × 2, row-major [level][normal, abnormal]. */
+  gateWeights: Float32Array[];
+  timings: { decodeMs: number; textMs: number; forwardMs: number; postprocessMs: number };
+}
+"#;
+
+fn js_error(message: impl AsRef<str>) -> JsValue {
+    js_sys::Error::new(message.as_ref()).into()
+}
+
+/// A message for a JS value thrown at us (an `Error`'s message, else its string form).
+fn describe(v: &JsValue) -> String {
+    if let Some(e) = v.dyn_ref::<js_sys::Error>() {
+        return String::from(e.message());
+    }
+    v.as_string().unwrap_or_else(|| format!("{v:?}"))
+}
+
+// ---- clock ---------------------------------------------------------------------------------
+
+thread_local! {
+    /// `performance` and its `now` (window and worker scopes); `None` falls back to `Date.now()`.
+    static PERF: Option<(JsValue, Function)> = {
+        let perf = Reflect::get(&js_sys::global(), &"performance".into()).ok().filter(|p| p.is_object());
+        perf.and_then(|p| {
+            let now = Reflect::get(&p, &"now".into()).ok()?.dyn_into::<Function>().ok()?;
+            Some((p, now))
+        })
+    };
+}
+
+/// Milliseconds, for the core's timings.
+fn now_ms() -> f64 {
+    PERF.with(|p| match p {
+        Some((perf, now)) => now.call0(perf).ok().and_then(|v| v.as_f64()),
+        None => None,
+    })
+    .unwrap_or_else(js_sys::Date::now)
+}
+
+// ---- WebGPU device, once per page --------------------------------------------------------------
+
+thread_local! {
+    /// The promise of the one WebGPU initialisation of this page; every load awaits the same one.
+    static GPU_INIT: RefCell<Option<Promise>> = const { RefCell::new(None) };
+}
+
+/// Resolves to the adapter from `navigator.gpu.requestAdapter()`, or explains why there is none.
+async fn check_webgpu_adapter() -> Result<(), String> {
+    let global = js_sys::global();
+    let navigator = Reflect::get(&global, &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
+    let gpu = if navigator.is_object() {
+        Reflect::get(&navigator, &"gpu".into()).unwrap_or(JsValue::UNDEFINED)
+    } else {
+        JsValue::UNDEFINED
+    };
+    if !gpu.is_object() {
+        return Err("WebGPU is not available: this browser has no navigator.gpu".into());
+    }
+    let request = Reflect::get(&gpu, &"requestAdapter".into())
+        .ok()
+        .and_then(|f| f.dyn_into::<Function>().ok())
+        .ok_or("WebGPU is not available: navigator.gpu.requestAdapter is not a function")?;
+    let promise = request.call0(&gpu).map_err(|e| {
+        format!(
+            "WebGPU is not available: requestAdapter failed: {}",
+            describe(&e)
+        )
+    })?;
+    let adapter = JsFuture::from(Promise::resolve(&promise))
+        .await
+        .map_err(|e| {
+            format!(
+                "WebGPU is not available: requestAdapter failed: {}",
+                describe(&e)
+            )
+        })?;
+    if adapter.is_null() || adapter.is_undefined() {
+        return Err("WebGPU is not available: no adapter".into());
+    }
+    Ok(())
+}
+
+/// The page's WebGPU device, initialised on first use.
+async fn webgpu_device() -> Result<WgpuDevice, JsValue> {
+    let pending = GPU_INIT.with(|cell| cell.borrow().clone());
+    let init = match pending {
+        Some(p) => p,
+        None => {
+            // Check the adapter before Burn's init, which panics (unrecoverably) without one.
+            // A failed check is not cached: a later load may try again.
+            check_webgpu_adapter().await.map_err(js_error)?;
+            // Another load may have started the init while we awaited the adapter.
+            GPU_INIT.with(|cell| {
+                cell.borrow_mut()
+                    .get_or_insert_with(|| {
+                        future_to_promise(async {
+                            init_setup_async::<AutoGraphicsApi>(
+                                &WgpuDevice::default(),
+                                RuntimeOptions::default(),
+                            )
+                            .await;
+                            Ok(JsValue::UNDEFINED)
+                        })
+                    })
+                    .clone()
+            })
+        }
+    };
+    JsFuture::from(init).await?;
+    Ok(WgpuDevice::default())
+}
+
+// ---- the model -----------------------------------------------------------------------------
+
+enum Engine {
+    Gpu(Detector<Wgpu>),
+    Cpu(Detector<NdArray<f32>>),
+}
+
+impl Engine {
+    async fn detect(&mut self, image: &[u8], category: &str) -> Result<Detection, acd_core::Error> {
+        match self {
+            Engine::Gpu(d) => d.detect_async(image, category).await,
+            Engine::Cpu(d) => d.detect_async(image, category).await,
+        }
+    }
+}
+
+/// A loaded ACD-CLIP bundle on one backend.
+#[wasm_bindgen]
+pub struct AcdModel {
+    engine: Rc<RefCell<Engine>>,
+    /// The last `detect()` promise: the next one waits for it (one detection at a time).
+    tail: RefCell<Option<Promise>>,
+    manifest: Manifest,
+    backend: &'static str,
+}
+
+fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
+    // Setting a plain property on a fresh object cannot fail.
+    let _ = Reflect::set(obj, &key.into(), &value.into());
+}
+
+fn string_array(items: impl IntoIterator<Item = String>) -> Array {
+    items.into_iter().map(JsValue::from).collect()
+}
+
+fn f32_arrays(parts: &[Vec<f32>]) -> Array {
+    parts
+        .iter()
+        .map(|p| JsValue::from(Float32Array::from(p.as_slice())))
+        .collect()
+}
+
+fn detection_to_js(d: &Detection) -> JsValue {
+    let o = Object::new();
+    set(&o, "score", d.score as f64);
+    set(&o, "pCls", d.p_cls as f64);
+    set(&o, "width", d.width as f64);
+    set(&o, "height", d.height as f64);
+    set(&o, "map", Float32Array::from(d.image_map.as_slice()));
+    set(&o, "mapSize", d.map_size as f64);
+    set(&o, "modelMap", Float32Array::from(d.map.as_slice()));
+    set(&o, "grid", d.grid as f64);
+    set(&o, "groupMaps", f32_arrays(&d.group_maps));
+    set(&o, "gateWeights", f32_arrays(&d.gate_weights));
+    let t = Object::new();
+    set(&t, "decodeMs", d.timings.decode_ms);
+    set(&t, "textMs", d.timings.text_ms);
+    set(&t, "forwardMs", d.timings.forward_ms);
+    set(&t, "postprocessMs", d.timings.postprocess_ms);
+    set(&o, "timings", t);
+    o.into()
+}
+
+#[wasm_bindgen]
+impl AcdModel {
+    /// Verifies and loads a bundle. `backend`: "webgpu" | "cpu". Rejects with an `Error` whose
+    /// message names the problem (bad manifest, missing file, wrong size or checksum, no WebGPU
+    /// adapter: "WebGPU is not available: no adapter", so that the page can fall back to "cpu").
+    pub async fn load(
+        #[wasm_bindgen(js_name = manifestJson)] manifest_json: String,
+        #[wasm_bindgen(js_name = fileNames)] file_names: Vec<String>,
+        #[wasm_bindgen(js_name = fileBytes)] file_bytes: Vec<Uint8Array>,
+        backend: String,
+    ) -> Result<AcdModel, JsValue> {
+        console_error_panic_hook::set_once();
+        let backend: &'static str = match backend.trim().to_ascii_lowercase().as_str() {
+            "webgpu" | "gpu" | "wgpu" => "webgpu",
+            "cpu" | "ndarray" => "cpu",
+            other => {
+                return Err(js_error(format!(
+                    "unknown backend {other:?} (expected \"webgpu\" or \"cpu\")"
+                )))
+            }
+        };
+        if file_names.len() != file_bytes.len() {
+            return Err(js_error(format!(
+                "{} file names but {} file contents were given",
+                file_names.len(),
+                file_bytes.len()
+            )));
+        }
+        let manifest = parse_manifest(&manifest_json).map_err(|e| js_error(e.to_string()))?;
+        // Get the device before copying the files in: a missing adapter fails fast.
+        let gpu = if backend == "webgpu" {
+            Some(webgpu_device().await?)
+        } else {
+            None
+        };
+        let files: HashMap<String, Vec<u8>> = file_names
+            .into_iter()
+            .zip(file_bytes.iter().map(|b| b.to_vec()))
+            .collect();
+        drop(file_bytes);
+        let engine = match gpu {
+            Some(device) => {
+                let bundle = load_bundle::<Wgpu>(&manifest, &files, &device)
+                    .map_err(|e| js_error(e.to_string()))?;
+                drop(files);
+                Engine::Gpu(Detector::from_bundle(bundle, device).with_clock(now_ms))
+            }
+            None => {
+                let device = NdArrayDevice::Cpu;
+                let bundle = load_bundle::<NdArray<f32>>(&manifest, &files, &device)
+                    .map_err(|e| js_error(e.to_string()))?;
+                drop(files);
+                Engine::Cpu(Detector::from_bundle(bundle, device).with_clock(now_ms))
+            }
+        };
+        Ok(AcdModel {
+            engine: Rc::new(RefCell::new(engine)),
+            tail: RefCell::new(None),
+            manifest,
+            backend,
+        })
+    }
+
+    /// The bundle's description and the model's shape.
+    #[wasm_bindgen(unchecked_return_type = "AcdInfo")]
+    pub fn info(&self) -> JsValue {
+        let m = &self.manifest;
+        let c = &m.config;
+        let v = &c.clip.vision;
+        let o = Object::new();
+        set(&o, "name", m.name.as_str());
+        set(&o, "description", m.description.as_str());
+        set(
+            &o,
+            "trainedOn",
+            m.trained_on
+                .as_deref()
+                .map(JsValue::from)
+                .unwrap_or(JsValue::NULL),
+        );
+        set(&o, "untrained", m.untrained);
+        set(&o, "backend", self.backend);
+        set(&o, "imageSize", v.image_size as f64);
+        set(&o, "mapSize", c.map_size as f64);
+        set(&o, "nGroups", c.adapter.n_groups as f64);
+        set(&o, "grid", v.grid() as f64);
+        let precision = serde_json::to_value(m.precision)
+            .ok()
+            .and_then(|p| p.as_str().map(String::from))
+            .unwrap_or_else(|| format!("{:?}", m.precision).to_lowercase());
+        set(&o, "precision", precision);
+        set(&o, "categories", self.categories());
+        set(&o, "hasTextTower", m.has_text_tower);
+        set(
+            &o,
+            "backbone",
+            format!(
+                "ViT width {} · {} layers · patch {} · {} px",
+                v.width, v.layers, v.patch_size, v.image_size
+            ),
+        );
+        o.into()
+    }
+
+    /// The bundle's categories (keys accepted by `detect`), in manifest order.
+    #[wasm_bindgen(unchecked_return_type = "string[]")]
+    pub fn categories(&self) -> Array {
+        string_array(self.manifest.categories.iter().map(|c| c.key.clone()))
+    }
+
+    /// Detects anomalies in an encoded image (PNG, JPEG, BMP, GIF, WebP, TIFF). Calls on one model
+    /// run in order. Rejects with an `Error` naming the problem (undecodable image, unknown category…).
+    #[wasm_bindgen(unchecked_return_type = "Promise<AcdDetection>")]
+    pub fn detect(
+        &self,
+        #[wasm_bindgen(js_name = imageBytes)] image_bytes: Vec<u8>,
+        category: String,
+    ) -> Promise {
+        console_error_panic_hook::set_once();
+        let previous = self.tail.borrow_mut().take();
+        let engine = Rc::clone(&self.engine);
+        let promise = future_to_promise(async move {
+            if let Some(p) = previous {
+                // The previous call's outcome belongs to its caller.
+                let _ = JsFuture::from(p).await;
+            }
+            // Calls are chained, so this borrow is the only one while the detection runs.
+            let mut engine = engine
+                .try_borrow_mut()
+                .map_err(|_| js_error("the model is busy with another detection"))?;
+            let detection = engine
+                .detect(&image_bytes, &category)
+                .await
+                .map_err(|e| js_error(e.to_string()))?;
+            Ok(detection_to_js(&detection))
+        });
+        *self.tail.borrow_mut() = Some(promise.clone());
+        promise
+    }
+}

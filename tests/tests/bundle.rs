@@ -1,0 +1,227 @@
+//! Model bundles: export the official fixture's model, load it back, and get the official scores
+//! (f32: within the parity tolerance; int8: maps within 0.02 and scores within 0.01 of f32, at
+//! ≤ 27% of the f32 weight bytes); damaged bundles are refused with the bad file named.
+
+use std::collections::HashMap;
+
+use acd_cli::check_fixture::read_fixture;
+use acd_core::clip::tokenizer::{ClipTokenizer, CONTEXT_LENGTH};
+use acd_core::fixture::FixtureConfig;
+use acd_core::model::{AcdClip, TokenBatch};
+use acd_core::prompts::sentences;
+use acd_core::trace::Trace;
+use acd_core::weights::bundle::{
+    export_bundle, load_bundle, parse_manifest, BundleError, CategoryEntry, ExportOptions, Manifest,
+};
+use acd_core::weights::load::load_acd_clip;
+use acd_core::weights::quantize::Precision;
+use acd_core::weights::TensorStore;
+use acd_core::Detector;
+use acd_parity::official_fixture_dir;
+
+type Cpu = burn::backend::NdArray<f32>;
+
+fn fixture_model() -> (
+    AcdClip<Cpu>,
+    acd_core::AcdClipConfig,
+    Vec<(CategoryEntry, burn::tensor::Tensor<Cpu, 3>)>,
+) {
+    let files = read_fixture(&official_fixture_dir()).unwrap();
+    let mut store = TensorStore::from_safetensors(&files.weights)
+        .unwrap()
+        .finish();
+    let cfg = FixtureConfig::parse(&files.config_json, &store)
+        .unwrap()
+        .model;
+    let device = Default::default();
+    let model = load_acd_clip::<Cpu>(&mut store, &cfg, true, &device).unwrap();
+    let tok = ClipTokenizer::new();
+    let (n, a) = sentences("dark bottle");
+    let rows = |s: &[String]| {
+        s.iter()
+            .map(|t| tok.tokenize(t, CONTEXT_LENGTH).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let emb = model
+        .class_embedding(
+            &cfg,
+            &TokenBatch::new(&rows(&n)),
+            &TokenBatch::new(&rows(&a)),
+            &device,
+            &mut Trace::off(),
+        )
+        .unwrap();
+    let cats = vec![(
+        CategoryEntry {
+            key: "bottle".into(),
+            real_name: "dark bottle".into(),
+        },
+        emb,
+    )];
+    (model, cfg, cats)
+}
+
+fn export(precision: Precision, with_text: bool) -> (Manifest, HashMap<String, Vec<u8>>) {
+    let (model, cfg, cats) = fixture_model();
+    let options = ExportOptions {
+        name: "fixture".into(),
+        description: String::new(),
+        trained_on: None,
+        untrained: true,
+        precision,
+        with_text_tower: with_text,
+        max_shard_bytes: 1 << 20, // small shards so that sharding is exercised
+    };
+    let (manifest, files) = export_bundle(&model, &cfg, &cats, &options);
+    // The manifest survives its JSON form.
+    let manifest = parse_manifest(&serde_json::to_string(&manifest).unwrap()).unwrap();
+    (manifest, files.into_iter().collect())
+}
+
+fn detect_all(
+    manifest: &Manifest,
+    files: &HashMap<String, Vec<u8>>,
+    category: &str,
+) -> Vec<(f32, Vec<f32>)> {
+    let device = Default::default();
+    let mut det = Detector::from_bundle(
+        load_bundle::<Cpu>(manifest, files, &device).unwrap(),
+        device,
+    );
+    let images = official_fixture_dir().join("images");
+    ["image0.png", "image1.png"]
+        .iter()
+        .map(|f| {
+            let d = det
+                .detect(&std::fs::read(images.join(f)).unwrap(), category)
+                .unwrap();
+            (d.score, d.map)
+        })
+        .collect()
+}
+
+fn weight_bytes(m: &Manifest) -> u64 {
+    m.files
+        .iter()
+        .filter(|f| f.file.starts_with("weights-"))
+        .map(|f| f.bytes)
+        .sum()
+}
+
+#[test]
+fn bundles_reproduce_the_official_scores_and_int8_stays_close() {
+    let io = std::fs::read(official_fixture_dir().join("io.safetensors")).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&io).unwrap();
+    let official: Vec<f32> = st
+        .tensor("output.image_score_final")
+        .unwrap()
+        .data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
+        .collect();
+
+    let (m32, f32_files) = export(Precision::F32, false);
+    assert!(
+        m32.files.len() > 2,
+        "1 MiB shards: expected several weight files"
+    );
+    let r32 = detect_all(&m32, &f32_files, "bottle");
+    for ((score, _), want) in r32.iter().zip(&official) {
+        assert!(
+            (score - want).abs() <= 1e-4 * want,
+            "f32 bundle score {score} vs official {want}"
+        );
+    }
+    for precision in [Precision::F16, Precision::Int8] {
+        let (m, files) = export(precision, false);
+        let r = detect_all(&m, &files, "bottle");
+        let mut max_map = 0f32;
+        let mut max_score = 0f32;
+        for ((s, map), (s32, map32)) in r.iter().zip(&r32) {
+            max_score = max_score.max((s - s32).abs());
+            max_map = map
+                .iter()
+                .zip(map32)
+                .fold(max_map, |m, (a, b)| m.max((a - b).abs()));
+        }
+        let ratio = weight_bytes(&m) as f64 / weight_bytes(&m32) as f64;
+        eprintln!("{precision:?}: weights {:.1}% of f32, max map diff {max_map:.2e}, max score diff {max_score:.2e}", 100.0 * ratio);
+        assert!(
+            max_map <= 0.02 && max_score <= 0.01,
+            "{precision:?} too far from f32"
+        );
+        if precision == Precision::Int8 {
+            assert!(
+                ratio <= 0.27,
+                "int8 weights are {:.1}% of f32",
+                100.0 * ratio
+            );
+        }
+    }
+}
+
+#[test]
+fn a_bundle_with_the_text_tower_embeds_free_text() {
+    let (m, files) = export(Precision::F32, true);
+    assert!(m.has_text_tower);
+    let device = Default::default();
+    let mut det = Detector::from_bundle(load_bundle::<Cpu>(&m, &files, &device).unwrap(), device);
+    let img = std::fs::read(official_fixture_dir().join("images/image1.png")).unwrap();
+    let known = det.detect(&img, "bottle").unwrap().score;
+    let free = det.detect(&img, "a dark bottle").unwrap().score; // different prompts
+    assert!(free.is_finite() && (free - known).abs() > 0.0);
+    // Without the text tower an unknown category is a clear error.
+    let (m, files) = export(Precision::F32, false);
+    let mut det = Detector::from_bundle(load_bundle::<Cpu>(&m, &files, &device).unwrap(), device);
+    let err = det.detect(&img, "a rusty gear").unwrap_err().to_string();
+    assert!(
+        err.contains("a rusty gear") && err.contains("text tower"),
+        "{err}"
+    );
+}
+
+#[test]
+fn damaged_bundles_are_refused_naming_the_file() {
+    let (m, files) = export(Precision::Int8, false);
+    let device = Default::default();
+    let shard = m
+        .files
+        .iter()
+        .find(|f| f.file.starts_with("weights-"))
+        .unwrap()
+        .file
+        .clone();
+
+    let mut tampered = files.clone();
+    tampered.get_mut(&shard).unwrap()[100] ^= 0x55;
+    match load_bundle::<Cpu>(&m, &tampered, &device) {
+        Err(BundleError::Checksum { file }) => assert_eq!(file, shard),
+        other => panic!("tampered shard: {:?}", other.err().map(|e| e.to_string())),
+    }
+    let mut truncated = files.clone();
+    truncated.get_mut(&shard).unwrap().truncate(1000);
+    let err = load_bundle::<Cpu>(&m, &truncated, &device)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains(&shard) && err.contains("1000 bytes"), "{err}");
+    let mut missing = files.clone();
+    missing.remove("text.safetensors");
+    let err = load_bundle::<Cpu>(&m, &missing, &device)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains("text.safetensors") && err.contains("missing"),
+        "{err}"
+    );
+
+    let mut json: serde_json::Value = serde_json::to_value(&m).unwrap();
+    json["version"] = 7.into();
+    let err = parse_manifest(&json.to_string()).unwrap_err().to_string();
+    assert!(err.contains("version 7"), "{err}");
+    let err = parse_manifest("{\"format\": \"something-else\"}")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("something-else"), "{err}");
+}
