@@ -1,6 +1,7 @@
 //! The `acd` command's pieces, as a library so the parity harness and tests reuse them.
 
 pub mod backend;
+pub mod bench;
 pub mod check_fixture;
 pub mod detect;
 pub mod export;

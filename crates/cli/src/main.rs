@@ -1,6 +1,6 @@
 //! `acd`: ACD-CLIP anomaly detection from the command line.
 
-use acd_cli::{check_fixture, detect, export};
+use acd_cli::{bench, check_fixture, detect, export};
 
 use std::process::ExitCode;
 
@@ -25,6 +25,8 @@ enum Command {
     Detect(detect::Args),
     /// Write a model bundle (folded adapters, int8/f16/f32 shards with SHA-256, per-category text embeddings).
     Export(export::Args),
+    /// Measure latency, first-call time, throughput and peak memory (random weights).
+    Bench(bench::Args),
 }
 
 fn main() -> ExitCode {
@@ -33,6 +35,7 @@ fn main() -> ExitCode {
         Command::CheckFixture(args) => check_fixture::run(args),
         Command::Detect(args) => detect::run(args),
         Command::Export(args) => export::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(code) => code,
