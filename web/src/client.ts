@@ -1,0 +1,163 @@
+// The page's side of the worker protocol: starts the worker, forwards detect requests, and
+// restarts the worker when it cannot go on (a wasm trap), on the CPU when WebGPU was the cause.
+
+import {
+  errorMessage,
+  isWorkerToPage,
+  type BackendRequest,
+  type ErrorMsg,
+  type NoticeMsg,
+  type ProgressMsg,
+  type ReadyMsg,
+  type ResultMsg,
+  type WorkerToPage,
+} from "./protocol";
+
+export interface WorkerLike {
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  terminate(): void;
+  onmessage: ((ev: MessageEvent) => void) | null;
+  onerror: ((ev: ErrorEvent | Event) => void) | null;
+  onmessageerror?: ((ev: MessageEvent) => void) | null;
+}
+
+export interface ClientOptions {
+  modelUrl: string;
+  pkgUrl: string;
+  backend: BackendRequest;
+}
+
+export interface ClientEvents {
+  progress(m: ProgressMsg): void;
+  notice(m: NoticeMsg): void;
+  ready(m: ReadyMsg): void;
+  loadError(message: string): void;
+  result(m: ResultMsg): void;
+  detectError(id: number, message: string): void;
+  /** the worker is being replaced (why); a new load follows */
+  restart(reason: string): void;
+}
+
+export const MAX_RESTARTS = 2;
+
+export class ModelClient {
+  private worker: WorkerLike | null = null;
+  private nextId = 1;
+  private restarts = 0;
+  private ready = false;
+  /** detect ids sent to the current worker and not answered yet */
+  private readonly inFlight = new Set<number>();
+
+  constructor(
+    private readonly options: ClientOptions,
+    private readonly events: ClientEvents,
+    private readonly makeWorker: () => WorkerLike,
+  ) {}
+
+  get isReady(): boolean {
+    return this.ready;
+  }
+
+  start(backend: BackendRequest = this.options.backend, fallbackReason?: string): void {
+    this.ready = false;
+    const w = this.makeWorker();
+    this.worker = w;
+    w.onmessage = (ev) => this.handle(w, ev.data);
+    w.onerror = (ev) => {
+      if (w !== this.worker) return;
+      const msg = (ev as ErrorEvent).message || "the model worker failed to start";
+      this.fail(msg);
+    };
+    w.onmessageerror = () => {
+      if (w === this.worker) this.events.loadError("a message from the model worker could not be read");
+    };
+    w.postMessage({ type: "load", modelUrl: this.options.modelUrl, pkgUrl: this.options.pkgUrl, backend, ...(fallbackReason ? { fallbackReason } : {}) });
+  }
+
+  /** Sends an image; returns its id (results for older ids can be ignored by the caller). */
+  detect(image: ArrayBuffer, category: string): number {
+    const id = this.nextId++;
+    if (!this.worker || !this.ready) {
+      queueMicrotask(() => this.events.detectError(id, "the model is not ready yet"));
+      return id;
+    }
+    this.inFlight.add(id);
+    this.worker.postMessage({ type: "detect", id, image, category }, [image]);
+    return id;
+  }
+
+  dispose(): void {
+    this.worker?.terminate();
+    this.worker = null;
+    this.ready = false;
+  }
+
+  private fail(message: string): void {
+    this.ready = false;
+    for (const id of this.inFlight) this.events.detectError(id, message);
+    this.inFlight.clear();
+    this.events.loadError(message);
+  }
+
+  private handle(from: WorkerLike, data: unknown): void {
+    if (from !== this.worker) return; // a replaced worker
+    if (!isWorkerToPage(data)) {
+      this.events.loadError(`the model worker sent an unexpected message: ${errorMessage(data).slice(0, 200)}`);
+      return;
+    }
+    const m: WorkerToPage = data;
+    switch (m.type) {
+      case "progress":
+        this.events.progress(m);
+        break;
+      case "notice":
+        this.events.notice(m);
+        break;
+      case "ready":
+        this.ready = true;
+        this.restarts = 0;
+        this.events.ready(m);
+        break;
+      case "result":
+        this.inFlight.delete(m.id);
+        this.events.result(m);
+        break;
+      case "error":
+        this.onError(m);
+        break;
+    }
+  }
+
+  private onError(m: ErrorMsg): void {
+    if (m.stage === "detect" && m.id !== null) {
+      this.inFlight.delete(m.id);
+      this.events.detectError(m.id, m.message);
+    }
+    if (m.fatal) {
+      this.worker?.terminate();
+      this.worker = null;
+      this.ready = false;
+      for (const id of this.inFlight) this.events.detectError(id, "the model worker stopped");
+      this.inFlight.clear();
+      if (this.restarts >= MAX_RESTARTS) {
+        this.events.loadError(`the model stopped working and could not be restarted: ${m.message}`);
+        return;
+      }
+      this.restarts++;
+      if (m.retryOnCpu) {
+        this.events.restart(`${m.retryOnCpu}; switching to the CPU`);
+        this.start("cpu", m.retryOnCpu);
+      } else {
+        this.events.restart(`the model stopped (${m.message}); restarting it`);
+        this.start();
+      }
+      return;
+    }
+    if (m.stage === "load") {
+      this.ready = false;
+      this.events.loadError(m.message);
+    } else if (m.stage === "protocol") {
+      this.events.notice({ type: "notice", message: m.message });
+    }
+  }
+}

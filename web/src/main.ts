@@ -1,0 +1,494 @@
+// The page: wires the inputs, the model worker (client.ts ↔ worker.ts), the overlay view and the panels.
+
+import "./style.css";
+import { backendFromQuery, modelFromQuery } from "./backend";
+import { ModelClient, type WorkerLike } from "./client";
+import { turboGradientCss } from "./colormap";
+import { areaFraction } from "./outline";
+import { OverlayView } from "./overlay";
+import { renderGates, renderGroupMaps, renderModelCard } from "./panels";
+import { formatBytes, formatProgress } from "./progress";
+import type { CategoryInfo, Detection, ModelInfo, ProgressMsg, ReadyMsg, ResultMsg } from "./protocol";
+import samples from "./samples.json";
+import { verdictFor } from "./verdict";
+
+const CUSTOM = "__custom__";
+/** Largest file the page accepts (the model's decoder has its own pixel limits). */
+const MAX_FILE_BYTES = 64 * 1024 * 1024;
+
+const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
+  const e = document.getElementById(id);
+  if (!e) throw new Error(`page element #${id} is missing`);
+  return e as T;
+};
+
+const ui = {
+  statusText: $("status-text"),
+  statusDetail: $("status-detail"),
+  progress: $<HTMLProgressElement>("progress"),
+  untrained: $("untrained-banner"),
+  error: $("error"),
+  errorTitle: $("error-title"),
+  errorText: $("error-text"),
+  errorClose: $("error-close"),
+  notice: $("notice"),
+  dropzone: $("dropzone"),
+  file: $<HTMLInputElement>("file"),
+  samples: $("samples"),
+  category: $<HTMLSelectElement>("category"),
+  customWrap: $("custom-wrap"),
+  customText: $<HTMLInputElement>("custom-text"),
+  canvas: $<HTMLCanvasElement>("view"),
+  placeholder: $("placeholder"),
+  busy: $("busy"),
+  legendBar: $("legend-bar"),
+  opacity: $<HTMLInputElement>("opacity"),
+  opacityOut: $<HTMLOutputElement>("opacity-out"),
+  threshold: $<HTMLInputElement>("threshold"),
+  thresholdOut: $<HTMLOutputElement>("threshold-out"),
+  verdictBox: $("verdict-box"),
+  score: $("score"),
+  verdict: $("verdict"),
+  factImage: $("fact-image"),
+  factArea: $("fact-area"),
+  factTime: $("fact-time"),
+  factBackend: $("fact-backend"),
+  howN: $("how-n"),
+  howEmpty: $("how-empty"),
+  groupMaps: $("group-maps"),
+  gates: $("gates"),
+  cardDesc: $("card-desc"),
+  cardFacts: $("card-facts"),
+  offlineNote: $("offline-note"),
+};
+
+interface CurrentImage {
+  name: string;
+  bytes: Uint8Array;
+  bitmap: ImageBitmap | null;
+}
+
+/** State the e2e tests read (window.__acd); harmless in production. */
+interface DebugHook {
+  state: string;
+  ready: ReadyMsg | null;
+  last: { id: number; name: string; score: number; width: number; height: number; map: Float32Array; detection: Detection; totalMs: number } | null;
+  detections: number;
+  errors: string[];
+  notices: string[];
+  lastError: string | null;
+  restarts: string[];
+  progress: ProgressMsg | null;
+  progressEvents: number;
+  /** a detection was sent and its answer has not arrived */
+  pending: boolean;
+}
+
+const debug: DebugHook = { state: "loading", ready: null, last: null, detections: 0, errors: [], notices: [], lastError: null, restarts: [], progress: null, progressEvents: 0, pending: false };
+(window as unknown as { __acd: DebugHook }).__acd = debug;
+
+const view = new OverlayView(ui.canvas);
+let info: ModelInfo | null = null;
+let readyMsg: ReadyMsg | null = null;
+let categories: CategoryInfo[] = [];
+let current: CurrentImage | null = null;
+let pendingId = 0;
+let sentAt = 0;
+let waitingForModel = false;
+let last: ResultMsg | null = null;
+let loadFailed = false;
+
+function setState(s: "loading" | "ready" | "busy" | "failed"): void {
+  document.body.dataset.state = s;
+  debug.state = s;
+}
+
+// ---- messages --------------------------------------------------------------------------------
+
+function showError(title: string, text: string): void {
+  ui.errorTitle.textContent = title;
+  ui.errorText.textContent = text;
+  ui.error.hidden = false;
+  debug.errors.push(`${title} ${text}`);
+  debug.lastError = `${title} ${text}`;
+}
+
+function hideError(): void {
+  ui.error.hidden = true;
+}
+
+function showNotice(text: string): void {
+  ui.notice.textContent = text;
+  ui.notice.hidden = false;
+  debug.notices.push(text);
+}
+
+ui.errorClose.addEventListener("click", hideError);
+
+// ---- the model -------------------------------------------------------------------------------
+
+const query = window.location.search;
+const { backend, warning: backendWarning } = backendFromQuery(query);
+const { model, warning: modelWarning } = modelFromQuery(query);
+if (backendWarning) showNotice(backendWarning);
+if (modelWarning) showNotice(modelWarning);
+const modelUrl = new URL(`models/${model}/`, document.baseURI).href;
+const pkgUrl = new URL("pkg/acd_wasm.js", document.baseURI).href;
+
+const client = new ModelClient(
+  { modelUrl, pkgUrl, backend },
+  {
+    progress: onProgress,
+    notice: (m) => showNotice(m.message),
+    ready: onReady,
+    loadError: (message) => {
+      loadFailed = true;
+      setState("failed");
+      ui.progress.hidden = true;
+      ui.statusText.textContent = "The model could not be loaded.";
+      ui.statusDetail.textContent = "";
+      showError("The model could not be loaded:", message);
+      ui.busy.hidden = true;
+    },
+    result: onResult,
+    detectError: onDetectError,
+    restart: (reason) => {
+      debug.restarts.push(reason);
+      showNotice(reason);
+      setState("loading");
+      ui.progress.hidden = false;
+    },
+  },
+  () => new Worker(new URL("./worker.ts", import.meta.url), { type: "module", name: "acd-model" }) as unknown as WorkerLike,
+);
+
+function onProgress(m: ProgressMsg): void {
+  debug.progress = m;
+  debug.progressEvents++;
+  ui.progress.hidden = false;
+  switch (m.phase) {
+    case "runtime":
+    case "manifest":
+      ui.statusText.textContent = `Loading the model “${model}”…`;
+      ui.progress.removeAttribute("value");
+      break;
+    case "download": {
+      const allCached = m.fromCache === m.loaded && m.filesDone === m.filesTotal;
+      ui.statusText.textContent = allCached ? "Reading the model from the browser cache…" : `Downloading the model (first visit only): ${formatProgress(m.loaded, m.total)}`;
+      ui.statusDetail.textContent = m.file ? `${m.file} · file ${Math.min(m.filesDone + 1, m.filesTotal)} of ${m.filesTotal}` : "";
+      ui.progress.max = Math.max(1, m.total);
+      ui.progress.value = m.loaded;
+      break;
+    }
+    case "init":
+      ui.statusText.textContent = "Preparing the model…";
+      ui.statusDetail.textContent = "";
+      ui.progress.removeAttribute("value");
+      break;
+  }
+}
+
+function backendText(r: ReadyMsg): string {
+  if (r.backend === "webgpu") return `WebGPU${r.adapter ? ` (${r.adapter})` : ""}`;
+  return `CPU (WebAssembly)${r.fallbackReason ? ` — not WebGPU because ${r.fallbackReason}` : ""}`;
+}
+
+function onReady(m: ReadyMsg): void {
+  loadFailed = false;
+  readyMsg = m;
+  info = m.info;
+  categories = m.categories;
+  debug.ready = m;
+  setState("ready");
+  ui.progress.hidden = true;
+  const c = m.cache;
+  const how = c.filesFetched === 0 ? "from the browser cache" : `${formatBytes(c.bytesFetched)} downloaded`;
+  ui.statusText.textContent = info.untrained ? "Model ready (untrained test weights)." : "Model ready. Choose an image.";
+  ui.statusDetail.textContent = `${info.name} · ${how} · ready in ${(m.timings.totalMs / 1000).toFixed(1)} s · ${backendText(m)}`;
+  ui.untrained.hidden = !info.untrained;
+  document.body.classList.toggle("is-untrained", info.untrained);
+  ui.howN.textContent = String(info.nGroups);
+  fillCategories();
+  renderModelCard(ui.cardDesc, ui.cardFacts, info, m, categories);
+  if (waitingForModel || (current && !last)) {
+    waitingForModel = false;
+    runDetect();
+  }
+}
+
+function fillCategories(): void {
+  const previous = ui.category.value;
+  ui.category.replaceChildren();
+  for (const c of categories) {
+    const o = document.createElement("option");
+    o.value = c.key;
+    o.textContent = c.realName === c.key ? c.key : `${c.realName} (${c.key})`;
+    ui.category.append(o);
+  }
+  if (info?.hasTextTower) {
+    const o = document.createElement("option");
+    o.value = CUSTOM;
+    o.textContent = "Something else — type it…";
+    ui.category.append(o);
+  }
+  if ([...ui.category.options].some((o) => o.value === previous)) ui.category.value = previous;
+  ui.category.disabled = ui.category.options.length === 0;
+  ui.customWrap.hidden = ui.category.value !== CUSTOM;
+}
+
+function chosenCategory(): string | null {
+  if (ui.category.value === CUSTOM) {
+    const t = ui.customText.value.trim();
+    return t.length ? t : null;
+  }
+  return ui.category.value || null;
+}
+
+// ---- images ----------------------------------------------------------------------------------
+
+async function useImage(name: string, blob: Blob): Promise<void> {
+  // Answers for the previous image are stale from now on.
+  pendingId = 0;
+  debug.pending = false;
+  hideError();
+  if (blob.size === 0) {
+    showError(`Could not use ${name}:`, "the file is empty.");
+    return;
+  }
+  if (blob.size > MAX_FILE_BYTES) {
+    showError(`Could not use ${name}:`, `the file is ${formatBytes(blob.size)}; the page takes images up to ${formatBytes(MAX_FILE_BYTES)}.`);
+    return;
+  }
+  const bytes = new Uint8Array(await blob.arrayBuffer());
+  // The browser decodes for display; the model decodes the same bytes itself. EXIF rotation is
+  // not applied, so that the map and the picture line up pixel for pixel.
+  const bitmap = await createImageBitmap(blob, { imageOrientation: "none" }).catch(() => null);
+  current?.bitmap?.close();
+  current = { name, bytes, bitmap };
+  last = null;
+  clearExplanation();
+  ui.placeholder.textContent = PLACEHOLDER;
+  ui.placeholder.classList.remove("failed");
+  ui.placeholder.hidden = !!bitmap;
+  if (bitmap) view.showImage(bitmap, bitmap.width, bitmap.height);
+  else view.clear();
+  ui.verdictBox.hidden = true;
+  runDetect();
+}
+
+const PLACEHOLDER = ui.placeholder.textContent ?? "";
+
+/** The per-group panel belongs to the last result: empty it when the image changes. */
+function clearExplanation(): void {
+  ui.groupMaps.replaceChildren();
+  ui.gates.replaceChildren();
+  ui.howEmpty.hidden = false;
+}
+
+function runDetect(): void {
+  if (!current) return;
+  if (!client.isReady) {
+    waitingForModel = true;
+    ui.busy.hidden = loadFailed;
+    if (loadFailed) showError(`Could not analyse ${current.name}:`, "the model is not loaded (see the message above).");
+    return;
+  }
+  const category = chosenCategory();
+  if (!category) {
+    showError("Say what the object is:", "type a few words in the box under the category list.");
+    ui.customText.focus();
+    return;
+  }
+  hideError();
+  ui.busy.hidden = false;
+  setState("busy");
+  sentAt = performance.now();
+  pendingId = client.detect(current.bytes.slice().buffer, category);
+  debug.pending = true;
+}
+
+function onDetectError(id: number, message: string): void {
+  if (id !== pendingId) return;
+  debug.pending = false;
+  ui.busy.hidden = true;
+  if (client.isReady) setState("ready");
+  document.body.dataset.result = "error";
+  const name = current?.name ?? "the image";
+  const friendly =
+    /decod|image/i.test(message) && !/supported/i.test(message)
+      ? `${message} (is the file complete, and is it a PNG, JPEG, BMP, GIF, WebP or TIFF image?)`
+      : message;
+  showError(`Could not analyse ${name}:`, friendly);
+  ui.error.scrollIntoView({ block: "nearest" });
+  if (!current?.bitmap) {
+    view.clear();
+    ui.placeholder.textContent = `Could not analyse ${name}: ${friendly}`;
+    ui.placeholder.classList.add("failed");
+    ui.placeholder.hidden = false;
+  }
+  ui.verdictBox.hidden = true;
+}
+
+function onResult(m: ResultMsg): void {
+  if (m.id !== pendingId || !current) return;
+  debug.pending = false;
+  last = m;
+  const d = m.detection;
+  const totalMs = performance.now() - sentAt;
+  ui.busy.hidden = true;
+  setState("ready");
+  document.body.dataset.result = "ok";
+  if (current.bitmap && (current.bitmap.width !== d.width || current.bitmap.height !== d.height)) {
+    // The browser and the model disagree on the size (rare): draw the picture stretched to the map.
+    view.showImage(current.bitmap, d.width, d.height);
+  }
+  ui.placeholder.hidden = true;
+  view.showMap({ map: d.map, width: d.width, height: d.height });
+  ui.verdictBox.hidden = false;
+  const t = d.timings;
+  ui.factImage.textContent = `${current.name} · ${d.width} × ${d.height} px`;
+  ui.factTime.textContent =
+    `${Math.round(totalMs)} ms (decode ${Math.round(t.decodeMs)} · text ${Math.round(t.textMs)} · ` +
+    `model ${Math.round(t.forwardMs)} · post-processing ${Math.round(t.postprocessMs)} ms)`;
+  ui.factBackend.textContent = readyMsg ? backendText(readyMsg) : "?";
+  updateVerdict();
+  ui.howEmpty.hidden = true;
+  renderGroupMaps(ui.groupMaps, d);
+  renderGates(ui.gates, d);
+  debug.detections++;
+  debug.last = { id: m.id, name: current.name, score: d.score, width: d.width, height: d.height, map: d.map, detection: d, totalMs };
+}
+
+function updateVerdict(): void {
+  const t = Number(ui.threshold.value);
+  ui.thresholdOut.textContent = t.toFixed(2);
+  if (!last) return;
+  const d = last.detection;
+  ui.score.textContent = d.score.toFixed(3);
+  ui.factArea.textContent = `${(areaFraction(d.map, t) * 100).toFixed(1)}% of the pixels`;
+  const v = verdictFor(d.score, t, info?.untrained ?? true);
+  ui.verdict.className = `verdict ${v.kind === "anomalous" ? "bad" : v.kind === "normal" ? "good" : "none"}`;
+  ui.verdict.textContent = v.text;
+  ui.verdictBox.dataset.verdict = v.kind;
+}
+
+// ---- inputs ----------------------------------------------------------------------------------
+
+ui.file.addEventListener("change", () => {
+  const f = ui.file.files?.[0];
+  if (f) void useImage(f.name, f);
+  ui.file.value = "";
+});
+
+ui.dropzone.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" || e.key === " ") {
+    e.preventDefault();
+    ui.file.click();
+  }
+});
+
+let dragDepth = 0;
+document.addEventListener("dragenter", (e) => {
+  if (!e.dataTransfer?.types.includes("Files")) return;
+  dragDepth++;
+  document.body.classList.add("dragging");
+});
+document.addEventListener("dragleave", () => {
+  dragDepth = Math.max(0, dragDepth - 1);
+  if (dragDepth === 0) document.body.classList.remove("dragging");
+});
+document.addEventListener("dragover", (e) => {
+  e.preventDefault();
+  if (e.dataTransfer) e.dataTransfer.dropEffect = "copy";
+});
+document.addEventListener("drop", (e) => {
+  e.preventDefault();
+  dragDepth = 0;
+  document.body.classList.remove("dragging");
+  const f = e.dataTransfer?.files?.[0];
+  if (f) void useImage(f.name, f);
+  else showError("Nothing to use:", "drop an image file (dragging a picture from another web page gives a link, not the file).");
+});
+
+document.addEventListener("paste", (e) => {
+  const target = e.target as HTMLElement | null;
+  if (target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA")) return;
+  const items = [...(e.clipboardData?.items ?? [])];
+  const item = items.find((i) => i.kind === "file");
+  const f = item?.getAsFile();
+  if (f) {
+    e.preventDefault();
+    void useImage(f.name && f.name !== "image.png" ? f.name : "pasted image", f);
+  }
+});
+
+ui.category.addEventListener("change", () => {
+  ui.customWrap.hidden = ui.category.value !== CUSTOM;
+  if (ui.category.value === CUSTOM) {
+    ui.customText.focus();
+    if (!ui.customText.value.trim()) return;
+  }
+  runDetect();
+});
+ui.customText.addEventListener("change", () => runDetect());
+
+ui.opacity.addEventListener("input", () => {
+  const a = Number(ui.opacity.value);
+  ui.opacityOut.textContent = `${Math.round(a * 100)}%`;
+  view.setOpacity(a);
+});
+ui.threshold.addEventListener("input", () => {
+  view.setThreshold(Number(ui.threshold.value));
+  updateVerdict();
+});
+window.addEventListener("resize", () => view.fit());
+
+for (const s of samples) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = "sample";
+  b.dataset.sample = s.file;
+  const img = document.createElement("img");
+  img.src = `samples/${s.file}`;
+  img.alt = "";
+  img.width = 64;
+  img.height = 64;
+  const cap = document.createElement("span");
+  cap.textContent = `${s.title}, ${s.note}`;
+  b.append(img, cap);
+  b.addEventListener("click", async () => {
+    try {
+      const res = await fetch(`samples/${s.file}`);
+      if (!res.ok) throw new Error(`HTTP ${res.status}`);
+      if (categories.some((c) => c.key === s.category)) {
+        ui.category.value = s.category;
+        ui.customWrap.hidden = true;
+      }
+      await useImage(s.file, await res.blob());
+    } catch (e) {
+      showError(`Could not load the sample ${s.file}:`, (e as Error).message);
+    }
+  });
+  ui.samples.append(b);
+}
+
+// ---- start -----------------------------------------------------------------------------------
+
+ui.legendBar.style.background = turboGradientCss();
+view.setOpacity(Number(ui.opacity.value));
+view.setThreshold(Number(ui.threshold.value));
+setState("loading");
+client.start();
+
+// Offline: a small service worker keeps the page, the runtime and the samples; the worker keeps
+// the weights in the Cache API. ?sw=0 turns it off (for debugging).
+if ("serviceWorker" in navigator && new URLSearchParams(query).get("sw") !== "0") {
+  navigator.serviceWorker
+    .register(new URL("sw.js", document.baseURI).href, { scope: "./" })
+    .then(() => {
+      ui.offlineNote.textContent = "Once loaded, it also works offline.";
+    })
+    .catch(() => {
+      ui.offlineNote.textContent = "";
+    });
+}

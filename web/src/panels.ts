@@ -1,0 +1,117 @@
+// The teaching panel ("How it works": per-group maps and gate weights) and the model card.
+
+import { mapCanvas } from "./overlay";
+import type { CategoryInfo, Detection, ModelInfo, ReadyMsg } from "./protocol";
+import { formatBytes } from "./progress";
+
+function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+/** "shallow", "middle" or "deep" for group i of n. */
+export function depthWord(i: number, n: number): string {
+  if (n <= 1) return "all";
+  const f = i / (n - 1);
+  return f < 0.34 ? "shallow" : f < 0.67 ? "middle" : "deep";
+}
+
+export function renderGroupMaps(box: HTMLElement, d: Detection): void {
+  box.replaceChildren();
+  const n = d.groupMaps.length;
+  d.groupMaps.forEach((m, i) => {
+    let max = 0;
+    for (const v of m) if (v > max) max = v;
+    const fig = el("figure", { class: "group" });
+    fig.append(mapCanvas(m, d.grid, `Group ${i + 1} map`));
+    fig.append(
+      el(
+        "figcaption",
+        {},
+        `Group ${i + 1} (${depthWord(i, n)} layers): abnormal probability from this group's adapted patches alone, ` +
+          `${d.grid}×${d.grid} patches (max ${max.toFixed(2)}).`,
+      ),
+    );
+    box.append(fig);
+  });
+}
+
+/** Gate weights as a table of bar pairs: row = group i, column = text level j. */
+export function renderGates(box: HTMLElement, d: Detection): void {
+  box.replaceChildren();
+  const n = d.gateWeights.length;
+  const table = el("table", { class: "gate-table" });
+  const head = el("tr");
+  head.append(el("th", { scope: "col" }, "group \\ text level"));
+  for (let j = 0; j < n; j++) head.append(el("th", { scope: "col" }, `level ${j + 1}`));
+  head.append(el("th", { scope: "col" }, "what it says"));
+  table.append(el("thead"));
+  table.tHead!.append(head);
+  const body = el("tbody");
+  d.gateWeights.forEach((w, i) => {
+    const tr = el("tr");
+    tr.append(el("th", { scope: "row" }, `group ${i + 1}`));
+    let bestN = 0;
+    let bestA = 0;
+    for (let j = 0; j < n; j++) {
+      const wn = w[2 * j];
+      const wa = w[2 * j + 1];
+      if (wn > w[2 * bestN]) bestN = j;
+      if (wa > w[2 * bestA + 1]) bestA = j;
+      const td = el("td", { class: "gate-cell", title: `group ${i + 1}, level ${j + 1}: normal ${wn.toFixed(3)}, abnormal ${wa.toFixed(3)}` });
+      for (const [cls, v] of [
+        ["normal", wn],
+        ["abnormal", wa],
+      ] as const) {
+        const row = el("div", { class: "bar-row" });
+        const bar = el("span", { class: `bar ${cls}` });
+        bar.style.width = `${(Math.max(0, Math.min(1, v)) * 70).toFixed(1)}px`;
+        row.append(bar, el("span", { class: "bar-num" }, v.toFixed(2)));
+        td.append(row);
+      }
+      tr.append(td);
+    }
+    tr.append(
+      el(
+        "td",
+        { class: "gate-caption" },
+        `Group ${i + 1} leans most on text level ${bestN + 1} for “normal” and level ${bestA + 1} for “abnormal”.`,
+      ),
+    );
+    body.append(tr);
+  });
+  table.append(body);
+  box.append(table);
+}
+
+export function renderModelCard(desc: HTMLElement, facts: HTMLElement, info: ModelInfo, ready: ReadyMsg, categories: CategoryInfo[]): void {
+  desc.textContent = info.description || info.name;
+  desc.classList.remove("muted");
+  facts.replaceChildren();
+  const add = (k: string, v: string, cls?: string) => {
+    facts.append(el("dt", {}, k));
+    facts.append(el("dd", cls ? { class: cls } : {}, v));
+  };
+  add("Name", info.name);
+  if (info.untrained) add("Weights", "untrained / random weights — not a detector", "bad");
+  else add("Trained on", info.trainedOn ?? "not stated");
+  add("Backbone", info.backbone);
+  add("Input size", `${info.imageSize} × ${info.imageSize} px (${info.grid} × ${info.grid} patches)`);
+  add("Groups (N)", String(info.nGroups));
+  add("Precision", info.precision);
+  add(
+    "Categories",
+    categories.length ? `${categories.length}: ${categories.map((c) => c.realName).join(", ")}` : "none",
+  );
+  add("Free-text categories", info.hasTextTower ? "yes (the bundle carries the text tower)" : "no (only the listed categories)");
+  add("Running on", ready.backend === "webgpu" ? `WebGPU${ready.adapter ? ` — ${ready.adapter}` : ""}` : "CPU (WebAssembly)");
+  const c = ready.cache;
+  add(
+    "Weights",
+    c.filesFetched === 0
+      ? `${c.filesFromCache} file(s) from the browser cache, nothing downloaded`
+      : `${formatBytes(c.bytesFetched)} downloaded (${c.filesFetched} file(s)), ${c.filesFromCache} from the cache`,
+  );
+}

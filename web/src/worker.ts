@@ -1,0 +1,245 @@
+// The model worker (a module worker): owns the wasm module, downloads and verifies the bundle,
+// picks the backend, and runs detections, so the page never freezes.
+//   load   → progress* → notice* → ready | error
+//   detect → result | error
+
+import { probeWebGpu, softwareAdapterReason } from "./backend";
+import {
+  fetchManifest,
+  fileUrl,
+  getVerifiedFile,
+  parseManifest,
+  pruneWeightCaches,
+  sha256Hex,
+  weightsCacheName,
+  type CacheLike,
+  type CacheStorageLike,
+} from "./bundle";
+import { DownloadProgress, throttle } from "./progress";
+import {
+  checkDetection,
+  detectionTransferables,
+  errorMessage,
+  isPageToWorker,
+  isWasmTrap,
+  type Backend,
+  type CategoryInfo,
+  type DetectMsg,
+  type LoadMsg,
+  type LoadPhase,
+  type WorkerToPage,
+} from "./protocol";
+import type { AcdModelLike, AcdWasmModule } from "./wasm-types";
+
+interface WorkerScope {
+  postMessage(message: WorkerToPage, transfer?: Transferable[]): void;
+  addEventListener(type: string, listener: (ev: MessageEvent & PromiseRejectionEvent & ErrorEvent) => void): void;
+  navigator: Navigator & { gpu?: unknown };
+  caches?: CacheStorage;
+}
+const scope = self as unknown as WorkerScope;
+
+let model: AcdModelLike | null = null;
+let loadStarted = false;
+/** Set after a wasm trap: the instance must not be used again. */
+let broken: string | null = null;
+
+function post(message: WorkerToPage, transfer: Transferable[] = []): void {
+  scope.postMessage(message, transfer);
+}
+
+scope.addEventListener("message", (ev) => {
+  const msg: unknown = ev.data;
+  if (!isPageToWorker(msg)) {
+    post({ type: "error", id: null, stage: "protocol", message: "the worker got a message it does not understand", fatal: false });
+    return;
+  }
+  if (msg.type === "load") void handleLoad(msg);
+  else void handleDetect(msg);
+});
+
+scope.addEventListener("unhandledrejection", (ev) => {
+  post({ type: "error", id: null, stage: "protocol", message: `worker: ${errorMessage(ev.reason)}`, fatal: false });
+});
+
+function openStorage(): CacheStorageLike | null {
+  try {
+    const c = scope.caches;
+    if (!c) return null;
+    return {
+      open: (name) => c.open(name) as Promise<CacheLike>,
+      keys: () => c.keys(),
+      delete: (name) => c.delete(name),
+    };
+  } catch {
+    return null; // e.g. a SecurityError outside a secure context
+  }
+}
+
+async function startRuntime(pkgUrl: string): Promise<{ mod: AcdWasmModule; ms: number }> {
+  const t = performance.now();
+  try {
+    const mod = (await import(/* @vite-ignore */ pkgUrl)) as AcdWasmModule;
+    await mod.default();
+    return { mod, ms: performance.now() - t };
+  } catch (e) {
+    throw new Error(`could not start the model runtime ${pkgUrl}: ${errorMessage(e)} (build it with scripts/build-wasm)`);
+  }
+}
+
+async function handleLoad(msg: LoadMsg): Promise<void> {
+  if (loadStarted) {
+    post({ type: "error", id: null, stage: "load", message: "this worker already loaded a model", fatal: false });
+    return;
+  }
+  loadStarted = true;
+  const t0 = performance.now();
+  const phase = (p: LoadPhase, extra: Partial<WorkerToPage & { type: "progress" }> = {}) =>
+    post({ type: "progress", phase: p, loaded: 0, total: 0, fromCache: 0, filesDone: 0, filesTotal: 0, ...extra });
+  try {
+    // The wasm module compiles while the weights download.
+    phase("runtime");
+    const runtime = startRuntime(msg.pkgUrl);
+    runtime.catch(() => undefined); // reported where it is awaited
+
+    phase("manifest");
+    const storage = openStorage();
+    const manifestUrl = fileUrl(msg.modelUrl, "manifest.json");
+    const { text, offline } = await fetchManifest(manifestUrl, (u, i) => fetch(u, i), storage);
+    if (offline) post({ type: "notice", message: "Offline: using the manifest kept from the last visit." });
+    const manifest = parseManifest(text);
+    const cacheName = weightsCacheName(new URL(msg.modelUrl).pathname, await sha256Hex(new TextEncoder().encode(text)));
+    const cache = storage ? await storage.open(cacheName).catch(() => null) : null;
+    if (!cache) post({ type: "notice", message: "The Cache API is unavailable here: the weights will be downloaded on every visit." });
+
+    const tDownload = performance.now();
+    const progress = new DownloadProgress(manifest.files);
+    const tick = throttle(100);
+    let current: string | undefined;
+    const report = (force = false) =>
+      tick(() => post({ type: "progress", phase: "download", ...progress.snapshot(), file: current }), force);
+    report(true);
+    const names: string[] = [];
+    const contents: Uint8Array[] = [];
+    let filesFromCache = 0;
+    let filesFetched = 0;
+    let bytesFetched = 0;
+    for (const entry of manifest.files) {
+      current = entry.file;
+      const got = await getVerifiedFile(entry, fileUrl(msg.modelUrl, entry.file), {
+        fetch: (u, i) => fetch(u, i),
+        sha256: sha256Hex,
+        cache,
+        onBytes: (file, n) => {
+          progress.update(file, n);
+          report();
+        },
+        onRetry: (file) => {
+          progress.reset(file);
+          report(true);
+        },
+        notice: (message) => post({ type: "notice", message }),
+      });
+      if (got.fromCache) {
+        progress.markCached(entry.file);
+        filesFromCache++;
+      } else {
+        progress.markDone(entry.file);
+        filesFetched++;
+        bytesFetched += entry.bytes * got.downloads;
+      }
+      names.push(entry.file);
+      contents.push(got.bytes);
+      report(true);
+    }
+    current = undefined;
+    const downloadMs = performance.now() - tDownload;
+    if (storage && cache) await pruneWeightCaches(storage, new URL(msg.modelUrl).pathname, cacheName).catch(() => []);
+
+    const { mod, ms: runtimeMs } = await runtime;
+    phase("init", { ...progress.snapshot() });
+    const tInit = performance.now();
+    let backend: Backend = "cpu";
+    let fallbackReason: string | null = msg.fallbackReason ?? null;
+    let adapter: string | null = null;
+    if (msg.backend === "cpu") {
+      fallbackReason ??= "the CPU was requested with ?backend=cpu";
+    } else if (!msg.fallbackReason) {
+      const probe = await probeWebGpu(scope.navigator);
+      if (probe.ok && probe.software && msg.backend === "auto") {
+        fallbackReason = softwareAdapterReason(probe.adapter);
+      } else if (probe.ok) {
+        try {
+          model = await mod.AcdModel.load(text, names, contents, "webgpu");
+          backend = "webgpu";
+          adapter = probe.adapter;
+        } catch (e) {
+          const reason = `WebGPU init failed: ${errorMessage(e)}`;
+          if (isWasmTrap(e)) {
+            broken = reason;
+            post({
+              type: "error",
+              id: null,
+              stage: "load",
+              message: reason,
+              fatal: true,
+              retryOnCpu: msg.backend === "auto" ? reason : undefined,
+            });
+            return;
+          }
+          if (msg.backend === "webgpu") throw new Error(`${reason} (WebGPU was requested with ?backend=webgpu)`);
+          fallbackReason = reason;
+        }
+      } else {
+        if (msg.backend === "webgpu") throw new Error(`WebGPU was requested with ?backend=webgpu, but ${probe.reason}`);
+        fallbackReason = probe.reason;
+      }
+    }
+    if (!model) model = await mod.AcdModel.load(text, names, contents, "cpu");
+    const initMs = performance.now() - tInit;
+
+    const info = model.info();
+    const realNames = new Map(manifest.categories.map((c) => [c.key, c.real_name]));
+    const categories: CategoryInfo[] = info.categories.map((key) => ({ key, realName: realNames.get(key) ?? key }));
+    post({
+      type: "ready",
+      info,
+      categories,
+      backend,
+      fallbackReason: backend === "cpu" ? fallbackReason : null,
+      adapter,
+      timings: { runtimeMs, downloadMs, initMs, totalMs: performance.now() - t0 },
+      cache: { filesFromCache, filesFetched, bytesFetched, cacheName: cache ? cacheName : null },
+    });
+  } catch (e) {
+    const trap = isWasmTrap(e);
+    if (trap) broken = errorMessage(e);
+    post({ type: "error", id: null, stage: "load", message: errorMessage(e), fatal: trap });
+  }
+}
+
+async function handleDetect(msg: DetectMsg): Promise<void> {
+  if (broken) {
+    post({ type: "error", id: msg.id, stage: "detect", message: `the model stopped working (${broken})`, fatal: true });
+    return;
+  }
+  if (!model) {
+    post({ type: "error", id: msg.id, stage: "detect", message: "the model is not loaded yet", fatal: false });
+    return;
+  }
+  const t = performance.now();
+  try {
+    const detection = await model.detect(new Uint8Array(msg.image), msg.category);
+    const problem = checkDetection(detection);
+    if (problem) throw new Error(`the model returned a malformed result: ${problem}`);
+    const transfer = detectionTransferables(detection);
+    post({ type: "result", id: msg.id, detection, workerMs: performance.now() - t }, transfer);
+  } catch (e) {
+    const trap = isWasmTrap(e);
+    if (trap) {
+      broken = errorMessage(e);
+      model = null;
+    }
+    post({ type: "error", id: msg.id, stage: "detect", message: errorMessage(e), fatal: trap });
+  }
+}

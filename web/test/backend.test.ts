@@ -1,0 +1,42 @@
+import { describe, expect, it } from "vitest";
+import { backendFromQuery, DEFAULT_MODEL, describeAdapter, modelFromQuery, probeWebGpu } from "../src/backend";
+
+describe("query parameters", () => {
+  it("reads ?backend", () => {
+    expect(backendFromQuery("")).toEqual({ backend: "auto", warning: null });
+    expect(backendFromQuery("?backend=cpu")).toEqual({ backend: "cpu", warning: null });
+    expect(backendFromQuery("?backend=WebGPU")).toEqual({ backend: "webgpu", warning: null });
+    expect(backendFromQuery("?backend=cuda").warning).toMatch(/unknown \?backend=cuda/);
+  });
+  it("reads ?model as a plain name only", () => {
+    expect(modelFromQuery("")).toEqual({ model: DEFAULT_MODEL, warning: null });
+    expect(modelFromQuery("?model=e2e-tiny")).toEqual({ model: "e2e-tiny", warning: null });
+    for (const bad of ["../x", "a/b", "https://evil.example/m", "..", "%2e%2e"]) {
+      const r = modelFromQuery(`?model=${encodeURIComponent(bad)}`);
+      expect(r.model).toBe(DEFAULT_MODEL);
+      expect(r.warning).toMatch(/not a plain bundle name/);
+    }
+  });
+});
+
+describe("probeWebGpu", () => {
+  it("explains each reason for the CPU", async () => {
+    expect(await probeWebGpu({})).toEqual({ ok: false, reason: "this browser has no navigator.gpu (WebGPU unsupported or disabled)" });
+    expect(await probeWebGpu({ gpu: { requestAdapter: async () => null } })).toEqual({ ok: false, reason: "navigator.gpu.requestAdapter() found no adapter" });
+    const r = await probeWebGpu({
+      gpu: {
+        requestAdapter: async () => {
+          throw new Error("blocked");
+        },
+      },
+    });
+    expect(r).toEqual({ ok: false, reason: "navigator.gpu.requestAdapter() failed: blocked" });
+  });
+  it("describes the adapter", async () => {
+    const r = await probeWebGpu({ gpu: { requestAdapter: async () => ({ info: { vendor: "google", architecture: "swiftshader", isFallbackAdapter: true } }) } });
+    expect(r).toEqual({ ok: true, adapter: "google / swiftshader (software fallback adapter)", software: true });
+    const hw = await probeWebGpu({ gpu: { requestAdapter: async () => ({ info: { vendor: "nvidia", architecture: "hopper" } }) } });
+    expect(hw).toEqual({ ok: true, adapter: "nvidia / hopper", software: false });
+    expect(describeAdapter({})).toBe("unnamed adapter");
+  });
+});

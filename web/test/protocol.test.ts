@@ -1,0 +1,217 @@
+import { describe, expect, it } from "vitest";
+import { MAX_RESTARTS, ModelClient, type ClientEvents, type WorkerLike } from "../src/client";
+import {
+  checkDetection,
+  detectionTransferables,
+  errorMessage,
+  isPageToWorker,
+  isWasmTrap,
+  isWorkerToPage,
+  type Detection,
+} from "../src/protocol";
+
+function detection(n = 2, grid = 3, w = 4, h = 2): Detection {
+  return {
+    score: 0.7,
+    pCls: 0.6,
+    width: w,
+    height: h,
+    map: new Float32Array(w * h).fill(0.5),
+    mapSize: 8,
+    modelMap: new Float32Array(64),
+    grid,
+    groupMaps: Array.from({ length: n }, () => new Float32Array(grid * grid)),
+    gateWeights: Array.from({ length: n }, () => new Float32Array(2 * n).fill(1 / n)),
+    timings: { decodeMs: 1, textMs: 2, forwardMs: 3, postprocessMs: 4 },
+  };
+}
+
+describe("message guards", () => {
+  it("accepts the page's messages and nothing else", () => {
+    expect(isPageToWorker({ type: "load", modelUrl: "u", pkgUrl: "p", backend: "auto" })).toBe(true);
+    expect(isPageToWorker({ type: "load", modelUrl: "u", pkgUrl: "p", backend: "cpu", fallbackReason: "why" })).toBe(true);
+    expect(isPageToWorker({ type: "load", modelUrl: "u", pkgUrl: "p", backend: "cuda" })).toBe(false);
+    expect(isPageToWorker({ type: "detect", id: 1, image: new ArrayBuffer(3), category: "bottle" })).toBe(true);
+    expect(isPageToWorker({ type: "detect", id: 1, image: new Uint8Array(3), category: "bottle" })).toBe(false);
+    expect(isPageToWorker({ type: "run" })).toBe(false);
+    expect(isPageToWorker(null)).toBe(false);
+  });
+  it("accepts the worker's messages and checks result shapes", () => {
+    expect(isWorkerToPage({ type: "progress", phase: "download", loaded: 1, total: 2, fromCache: 0, filesDone: 0, filesTotal: 1, file: "a" })).toBe(true);
+    expect(isWorkerToPage({ type: "notice", message: "m" })).toBe(true);
+    expect(isWorkerToPage({ type: "error", id: null, stage: "load", message: "m", fatal: false })).toBe(true);
+    expect(isWorkerToPage({ type: "error", id: 3, stage: "detect", message: "m" })).toBe(false);
+    expect(isWorkerToPage({ type: "result", id: 1, detection: detection(), workerMs: 5 })).toBe(true);
+    const bad = detection();
+    bad.map = new Float32Array(3);
+    expect(isWorkerToPage({ type: "result", id: 1, detection: bad, workerMs: 5 })).toBe(false);
+  });
+  it("checkDetection names what is wrong", () => {
+    expect(checkDetection(detection())).toBeNull();
+    const d = detection();
+    d.gateWeights[1] = new Float32Array(3);
+    expect(checkDetection(d)).toMatch(/2N = 4/);
+    const e = detection();
+    e.groupMaps.pop();
+    expect(checkDetection(e)).toMatch(/1 group maps but 2 gate weight arrays/);
+    expect(checkDetection({ ...detection(), score: "x" })).toMatch(/score/);
+  });
+});
+
+describe("transferables", () => {
+  it("returns one buffer per array and copies views of larger buffers", () => {
+    const d = detection();
+    const big = new Float32Array(100);
+    const view = big.subarray(10, 18);
+    d.map = view;
+    const bufs = detectionTransferables(d);
+    expect(d.map).not.toBe(view);
+    expect(d.map.buffer).not.toBe(big.buffer);
+    expect(bufs).toHaveLength(2 + 2 * 2);
+    expect(new Set(bufs).size).toBe(bufs.length);
+    expect(bufs).not.toContain(big.buffer);
+  });
+});
+
+describe("errors", () => {
+  it("recognises wasm traps", () => {
+    expect(isWasmTrap(new WebAssembly.RuntimeError("unreachable"))).toBe(true);
+    expect(isWasmTrap(new Error("RuntimeError: unreachable executed"))).toBe(true);
+    expect(isWasmTrap(new Error("unknown category \"x\""))).toBe(false);
+    expect(errorMessage(new Error("boom"))).toBe("boom");
+    expect(errorMessage("s")).toBe("s");
+    expect(errorMessage({ a: 1 })).toBe('{"a":1}');
+  });
+});
+
+// ---- the client against a fake worker --------------------------------------------------------
+
+class FakeWorker implements WorkerLike {
+  sent: { message: any; transfer?: Transferable[] }[] = [];
+  terminated = false;
+  onmessage: ((ev: MessageEvent) => void) | null = null;
+  onerror: ((ev: ErrorEvent | Event) => void) | null = null;
+  postMessage(message: unknown, transfer?: Transferable[]) {
+    this.sent.push({ message, transfer });
+  }
+  terminate() {
+    this.terminated = true;
+  }
+  reply(data: unknown) {
+    this.onmessage?.({ data } as MessageEvent);
+  }
+}
+
+function setup() {
+  const workers: FakeWorker[] = [];
+  const log: string[] = [];
+  const events: ClientEvents = {
+    progress: (m) => log.push(`progress ${m.loaded}/${m.total}`),
+    notice: (m) => log.push(`notice ${m.message}`),
+    ready: (m) => log.push(`ready ${m.backend}`),
+    loadError: (m) => log.push(`loadError ${m}`),
+    result: (m) => log.push(`result ${m.id} ${m.detection.score}`),
+    detectError: (id, m) => log.push(`detectError ${id} ${m}`),
+    restart: (r) => log.push(`restart ${r}`),
+  };
+  const client = new ModelClient({ modelUrl: "http://h/models/demo/", pkgUrl: "http://h/pkg/acd_wasm.js", backend: "auto" }, events, () => {
+    const w = new FakeWorker();
+    workers.push(w);
+    return w;
+  });
+  return { client, workers, log };
+}
+
+const ready = (backend = "webgpu") => ({
+  type: "ready",
+  info: {},
+  categories: [],
+  backend,
+  fallbackReason: null,
+  adapter: null,
+  timings: { runtimeMs: 1, downloadMs: 1, initMs: 1, totalMs: 3 },
+  cache: { filesFromCache: 0, filesFetched: 1, bytesFetched: 10, cacheName: "c" },
+});
+
+describe("ModelClient", () => {
+  it("loads, then sends detect with the image transferred, and routes the result", async () => {
+    const { client, workers, log } = setup();
+    client.start();
+    expect(workers[0].sent[0].message).toEqual({ type: "load", modelUrl: "http://h/models/demo/", pkgUrl: "http://h/pkg/acd_wasm.js", backend: "auto" });
+    workers[0].reply({ type: "progress", phase: "download", loaded: 5, total: 10, fromCache: 0, filesDone: 0, filesTotal: 1 });
+    workers[0].reply(ready());
+    expect(client.isReady).toBe(true);
+    const img = new ArrayBuffer(8);
+    const id = client.detect(img, "bottle");
+    expect(workers[0].sent[1].message).toMatchObject({ type: "detect", id, category: "bottle" });
+    expect(workers[0].sent[1].transfer).toEqual([img]);
+    workers[0].reply({ type: "result", id, detection: detection(), workerMs: 3 });
+    expect(log).toEqual(["progress 5/10", "ready webgpu", `result ${id} 0.7`]);
+  });
+
+  it("refuses to detect before the model is ready", async () => {
+    const { client, log } = setup();
+    client.start();
+    const id = client.detect(new ArrayBuffer(1), "bottle");
+    await Promise.resolve();
+    expect(log).toEqual([`detectError ${id} the model is not ready yet`]);
+  });
+
+  it("reports a detect error and stays ready for the next image", () => {
+    const { client, workers, log } = setup();
+    client.start();
+    workers[0].reply(ready());
+    const id = client.detect(new ArrayBuffer(1), "bottle");
+    workers[0].reply({ type: "error", id, stage: "detect", message: "could not decode the image", fatal: false });
+    expect(client.isReady).toBe(true);
+    expect(log.at(-1)).toBe(`detectError ${id} could not decode the image`);
+  });
+
+  it("restarts on the CPU when WebGPU trapped during load, passing the reason", () => {
+    const { client, workers, log } = setup();
+    client.start();
+    workers[0].reply({ type: "error", id: null, stage: "load", message: "WebGPU init failed: unreachable", fatal: true, retryOnCpu: "WebGPU init failed: unreachable" });
+    expect(workers[0].terminated).toBe(true);
+    expect(workers).toHaveLength(2);
+    expect(workers[1].sent[0].message).toMatchObject({ type: "load", backend: "cpu", fallbackReason: "WebGPU init failed: unreachable" });
+    expect(log[0]).toMatch(/^restart WebGPU init failed: unreachable; switching to the CPU/);
+    workers[1].reply(ready("cpu"));
+    expect(client.isReady).toBe(true);
+  });
+
+  it("restarts after a trap during detect, reports the image's error, and ignores the old worker", () => {
+    const { client, workers, log } = setup();
+    client.start();
+    workers[0].reply(ready());
+    const id = client.detect(new ArrayBuffer(1), "bottle");
+    workers[0].reply({ type: "error", id, stage: "detect", message: "RuntimeError: unreachable", fatal: true });
+    expect(log).toContain(`detectError ${id} RuntimeError: unreachable`);
+    expect(workers).toHaveLength(2);
+    expect(workers[1].sent[0].message.backend).toBe("auto");
+    workers[0].reply(ready()); // late message from the terminated worker
+    expect(client.isReady).toBe(false);
+  });
+
+  it("gives up after repeated fatal errors", () => {
+    const { client, workers, log } = setup();
+    client.start();
+    for (let i = 0; i <= MAX_RESTARTS; i++) {
+      workers.at(-1)!.reply({ type: "error", id: null, stage: "load", message: "trap", fatal: true });
+    }
+    expect(workers).toHaveLength(MAX_RESTARTS + 1);
+    expect(log.at(-1)).toMatch(/^loadError the model stopped working and could not be restarted/);
+  });
+
+  it("reports load errors, worker script errors and malformed messages", () => {
+    const { client, workers, log } = setup();
+    client.start();
+    workers[0].reply({ type: "error", id: null, stage: "load", message: "no model bundle at …", fatal: false });
+    workers[0].reply({ type: "bogus" });
+    workers[0].onerror?.({ message: "SyntaxError in worker" } as ErrorEvent);
+    expect(log).toEqual([
+      "loadError no model bundle at …",
+      'loadError the model worker sent an unexpected message: {"type":"bogus"}',
+      "loadError SyntaxError in worker",
+    ]);
+  });
+});
