@@ -1,0 +1,1 @@
+//! Datasets, procedural textures and synthetic anomalies (no Burn: plain images and masks).
