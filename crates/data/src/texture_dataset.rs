@@ -304,6 +304,7 @@ mod tests {
             anomalous_per_class: 3,
             seed: 7,
             anomaly_kinds: AnomalyKind::all().to_vec(),
+            min_area_fraction: 0.01,
         };
         let s = write_texture_dataset(t.path(), &spec).unwrap();
         assert_eq!((s.normal, s.anomalous), (4, 6));
