@@ -63,6 +63,8 @@ pub struct Detector<B: Backend> {
     text_cache: HashMap<String, Tensor<B, 3>>,
     pub limits: DecodeLimits,
     clock: Clock,
+    /// Plain CLIP without adapters (`training_free` module): no groups, no gate.
+    training_free: bool,
 }
 
 impl<B: Backend> Detector<B> {
@@ -80,7 +82,25 @@ impl<B: Backend> Detector<B> {
             text_cache: HashMap::new(),
             limits: DecodeLimits::default(),
             clock: no_clock,
+            training_free: false,
         }
+    }
+
+    /// Training-free (zero-shot) detection with CLIP weights alone: `model` needs the text tower
+    /// and CLIP's `ln_post`/`proj`/`ln_final`/`text_projection`; its adapters are ignored.
+    pub fn training_free(model: AcdClip<B>, config: AcdClipConfig, device: B::Device) -> Self {
+        let mut d = Self::new(model, config, device);
+        d.training_free = true;
+        d
+    }
+
+    /// Replaces the test-time blur of the domain (kernel size, sigma), or removes it with `None`.
+    pub fn set_blur(&mut self, blur: Option<(usize, f64)>) {
+        self.ops = MapOperators::new(self.ops.grid, self.config.map_size, blur);
+    }
+
+    pub fn is_training_free(&self) -> bool {
+        self.training_free
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
@@ -118,18 +138,14 @@ impl<B: Backend> Detector<B> {
             .tokenizer
             .as_ref()
             .ok_or_else(|| Error::UnknownCategory(category.to_string()))?;
-        let (normal, abnormal) = sentences(cat.real_name());
-        let tok = |s: &[String]| -> Result<TokenBatch, Error> {
-            let rows = s
-                .iter()
-                .map(|t| tokenizer.tokenize(t, CONTEXT_LENGTH))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(TokenBatch::new(&rows))
-        };
-        let (n, a) = (tok(&normal)?, tok(&abnormal)?);
-        let emb =
+        let (n, a) = prompt_tokens(tokenizer, category)?;
+        let emb = if self.training_free {
+            let text = self.model.text.as_ref().ok_or(Error::NoTextTower)?;
+            crate::training_free::class_embedding(text, &n, &a, &self.device).unsqueeze::<3>()
+        } else {
             self.model
-                .class_embedding(&self.config, &n, &a, &self.device, &mut Trace::off())?;
+                .class_embedding(&self.config, &n, &a, &self.device, &mut Trace::off())?
+        };
         self.text_cache.insert(cat.key(), emb.clone());
         Ok(emb)
     }
@@ -167,6 +183,38 @@ impl<B: Backend> Detector<B> {
         let text = self.text_embedding(category)?;
         let t1 = (self.clock)();
         let x = Tensor::<B, 4>::from_data(TensorData::new(input, [1, 3, s, s]), &self.device);
+        if self.training_free {
+            let [_, e, _] = text.dims();
+            let pred = crate::training_free::predict(
+                &self.model.vision,
+                x,
+                text.reshape([e, 2]),
+                &self.ops,
+                true,
+                self.config.domain.score_weight(),
+            );
+            let n: usize = pred.map.dims().iter().product();
+            let g = self.ops.grid;
+            let packed = Tensor::cat(
+                vec![
+                    pred.score,
+                    pred.p_cls,
+                    pred.map.reshape([n]),
+                    burn::tensor::activation::sigmoid(pred.patch_logits).reshape([g * g]),
+                ],
+                0,
+            );
+            let forward_ms = (self.clock)() - t1;
+            return Ok((
+                packed,
+                Timings {
+                    decode_ms: 0.0,
+                    text_ms: t1 - t0,
+                    forward_ms,
+                    postprocess_ms: 0.0,
+                },
+            ));
+        }
         let features = self
             .model
             .forward_vision(&self.config, x, &mut Trace::off());
@@ -215,8 +263,15 @@ impl<B: Backend> Detector<B> {
         let score = take(1).first().copied().unwrap_or(f32::NAN);
         let p_cls = take(1).first().copied().unwrap_or(f32::NAN);
         let map = take(m * m);
-        let gate_weights = (0..n).map(|_| take(2 * n)).collect();
-        let group_maps = (0..n).map(|_| take(g * g)).collect();
+        // Training-free: no gate, one "group" map (the patch-level probabilities).
+        let (gate_weights, group_maps) = if self.training_free {
+            (Vec::new(), vec![take(g * g)])
+        } else {
+            (
+                (0..n).map(|_| take(2 * n)).collect(),
+                (0..n).map(|_| take(g * g)).collect(),
+            )
+        };
         // The forward pass runs lazily on some backends: the read-back wait belongs to it.
         timings.forward_ms += (self.clock)() - t_read;
         Detection {
@@ -293,6 +348,24 @@ impl<B: Backend> Detector<B> {
         det.timings.postprocess_ms += (self.clock)() - t2;
         Ok(det)
     }
+}
+
+/// The tokenised prompt ensembles (normal, abnormal) of a category: a dataset class (with its
+/// real name), `object`, or free text (spec §3.2).
+pub fn prompt_tokens(
+    tokenizer: &ClipTokenizer,
+    category: &str,
+) -> Result<(TokenBatch, TokenBatch), Error> {
+    let cat = Category::parse(category);
+    let (normal, abnormal) = sentences(cat.real_name());
+    let tok = |s: &[String]| -> Result<TokenBatch, Error> {
+        let rows = s
+            .iter()
+            .map(|t| tokenizer.tokenize(t, CONTEXT_LENGTH))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TokenBatch::new(&rows))
+    };
+    Ok((tok(&normal)?, tok(&abnormal)?))
 }
 
 /// Fills `image_map` at the original image's size.

@@ -15,6 +15,7 @@ pub mod preprocess;
 pub mod prompts;
 pub mod resample;
 pub mod trace;
+pub mod training_free;
 pub mod weights;
 
 pub use config::{AcdClipConfig, Activation, AdapterConfig, ClipConfig, Domain};

@@ -32,6 +32,22 @@ pub struct ImageAdapter<B: Backend> {
     pub vision_text_gate: Vec<Gate<B>>,
 }
 
+impl<B: Backend> ImageAdapter<B> {
+    /// No groups (filled by the loader; empty for the training-free mode).
+    pub fn empty() -> Self {
+        Self {
+            lora_adapters: Vec::new(),
+            folded: Vec::new(),
+            m_i_w: Vec::new(),
+            seg_proj: Vec::new(),
+            det_proj: Vec::new(),
+            seg_layer_norms: Vec::new(),
+            det_layer_norms: Vec::new(),
+            vision_text_gate: Vec::new(),
+        }
+    }
+}
+
 /// Text side (official `text_adapter`).
 #[derive(Module, Debug)]
 pub struct TextAdapter<B: Backend> {

@@ -211,16 +211,7 @@ pub fn load_image_adapter<B: Backend>(
     let nk = a.kernels.len();
     let mut l = Loader::<B> { store, device };
     let p = "image_adapter";
-    let mut ad = ImageAdapter {
-        lora_adapters: Vec::new(),
-        folded: Vec::new(),
-        m_i_w: Vec::new(),
-        seg_proj: Vec::new(),
-        det_proj: Vec::new(),
-        seg_layer_norms: Vec::new(),
-        det_layer_norms: Vec::new(),
-        vision_text_gate: Vec::new(),
-    };
+    let mut ad = ImageAdapter::empty();
     // A bundle holds the folded inference form (`image_adapter.folded.*`), a checkpoint the trainable one.
     let folded = l.store.contains(&format!("{p}.folded.0.down.weight"));
     for i in 0..n {

@@ -2,6 +2,7 @@
 //! open_clip names (`remap`), and construction of the model from them with shape checks (`load`).
 
 pub mod bundle;
+pub mod checkpoint;
 pub mod load;
 pub mod pickle;
 pub mod quantize;

@@ -8,8 +8,11 @@ use burn::tensor::{backend::Backend, Tensor};
 use super::raw::RawTensor;
 use super::remap::transpose;
 use super::store::TensorStore;
+use crate::adapters::conv_lora::FoldedConvLora;
 use crate::clip::block::ResidualAttentionBlock;
-use crate::model::AcdClip;
+use crate::clip::text::TextTower;
+use crate::clip::vision::VisionTower;
+use crate::model::{AcdClip, ImageAdapter, TextAdapter};
 use crate::nn::{LayerNorm, Linear};
 
 fn raw<B: Backend, const D: usize>(t: Tensor<B, D>) -> RawTensor {
@@ -69,73 +72,144 @@ impl Writer<'_> {
 pub fn store_from_model<B: Backend>(model: &AcdClip<B>, with_text: bool) -> TensorStore {
     let mut store = TensorStore::default();
     let mut w = Writer { store: &mut store };
-    let v = &model.vision;
-    w.put("visual.conv1.weight", &v.conv1);
-    w.put("visual.class_embedding", &v.class_embedding);
-    w.put("visual.positional_embedding", &v.positional_embedding);
-    w.layer_norm("visual.ln_pre", &v.ln_pre);
-    for (i, b) in v.blocks.iter().enumerate() {
-        w.block(&format!("visual.transformer.resblocks.{i}"), b);
-    }
+    w.vision(&model.vision, false);
     let ad = &model.image_adapter;
     let folded: Vec<_> = if ad.folded.is_empty() {
         ad.lora_adapters.iter().map(|a| a.fold()).collect()
     } else {
         ad.folded.clone()
     };
-    for (i, f) in folded.iter().enumerate() {
-        let p = format!("image_adapter.folded.{i}");
-        w.store.insert(
-            format!("{p}.down.weight"),
-            transpose(&raw(f.down.val())).expect("2-D"),
-        );
-        w.store.insert(
-            format!("{p}.up.weight"),
-            transpose(&raw(f.up.val())).expect("2-D"),
-        );
-        for (k, pair) in f.convs.iter().enumerate() {
-            w.put(&format!("{p}.convs.{k}.conv_a"), &pair.conv_a);
-            w.put(&format!("{p}.convs.{k}.conv_b"), &pair.conv_b);
-        }
-    }
-    for i in 0..ad.m_i_w.len() {
-        let p = "image_adapter";
-        w.put(&format!("{p}.m_i_w.{i}.i_w"), &ad.m_i_w[i]);
-        w.linear(&format!("{p}.seg_proj.{i}.fc.0"), &ad.seg_proj[i].fc0);
-        w.linear(&format!("{p}.seg_proj.{i}.fc.2"), &ad.seg_proj[i].fc2);
-        w.linear(&format!("{p}.det_proj.{i}.fc.0"), &ad.det_proj[i].fc0);
-        w.linear(&format!("{p}.det_proj.{i}.fc.2"), &ad.det_proj[i].fc2);
-        w.layer_norm(&format!("{p}.seg_layer_norms.{i}"), &ad.seg_layer_norms[i]);
-        w.layer_norm(&format!("{p}.det_layer_norms.{i}"), &ad.det_layer_norms[i]);
-        w.linear(
-            &format!("{p}.vision_text_gate.{i}.0"),
-            &ad.vision_text_gate[i].fc0,
-        );
-        w.linear(
-            &format!("{p}.vision_text_gate.{i}.2"),
-            &ad.vision_text_gate[i].fc2,
-        );
-    }
+    w.folded_adapters(&folded);
+    w.image_heads(ad);
     if with_text {
         if let (Some(t), Some(ta)) = (&model.text, &model.text_adapter) {
-            w.put("token_embedding.weight", &t.token_embedding);
-            w.put("positional_embedding", &t.positional_embedding);
-            for (i, b) in t.blocks.iter().enumerate() {
-                w.block(&format!("transformer.resblocks.{i}"), b);
-            }
-            for i in 0..ta.lora_adapters.len() {
-                w.put(
-                    &format!("text_adapter.lora_adapters.{i}.lora_A"),
-                    &ta.lora_adapters[i].lora_a,
-                );
-                w.put(
-                    &format!("text_adapter.lora_adapters.{i}.lora_B"),
-                    &ta.lora_adapters[i].lora_b,
-                );
-                w.put(&format!("text_adapter.m_t_w.{i}.i_w"), &ta.m_t_w[i]);
-                w.layer_norm(&format!("text_adapter.layer_norms.{i}"), &ta.layer_norms[i]);
-            }
+            w.text_tower(t, false);
+            w.text_adapter(ta);
         }
     }
     store
+}
+
+/// A training checkpoint: the adapters in the official trainable layout (the keys of
+/// `adapter_<epoch>.pth`: `image_adapter.lora_adapters.*`, `fusion_conv`, …) and, with
+/// `with_backbone`, both CLIP towers in open_clip names (for backbones trained by `acd train
+/// --train-backbone`). Loads through `load_acd_clip` like any official checkpoint.
+pub fn checkpoint_store<B: Backend>(model: &AcdClip<B>, with_backbone: bool) -> TensorStore {
+    let mut store = TensorStore::default();
+    let mut w = Writer { store: &mut store };
+    let ad = &model.image_adapter;
+    if ad.lora_adapters.is_empty() {
+        w.folded_adapters(&ad.folded);
+    }
+    for (i, a) in ad.lora_adapters.iter().enumerate() {
+        let p = format!("image_adapter.lora_adapters.{i}");
+        for (j, b) in a.conv_lora_blocks.iter().enumerate() {
+            let bp = format!("{p}.conv_lora_blocks.{j}");
+            w.put(&format!("{bp}.lora_A"), &b.lora_a);
+            w.put(&format!("{bp}.lora_B"), &b.lora_b);
+            w.put(&format!("{bp}.conv_lora_A.weight"), &b.conv_lora_a);
+            w.put(&format!("{bp}.conv_lora_B.weight"), &b.conv_lora_b);
+        }
+        // Stored as the matrix `[n·D, D]`; PyTorch's conv weight is `[D, n·D, 1, 1]`.
+        let fuse = transpose(&raw(a.fusion.val())).expect("2-D");
+        let shape = vec![fuse.shape[0], fuse.shape[1], 1, 1];
+        w.store.insert(
+            format!("{p}.fusion_conv.weight"),
+            RawTensor::new(shape, fuse.data),
+        );
+    }
+    w.image_heads(ad);
+    if let Some(ta) = &model.text_adapter {
+        w.text_adapter(ta);
+    }
+    if with_backbone {
+        w.vision(&model.vision, true);
+        if let Some(t) = &model.text {
+            w.text_tower(t, true);
+        }
+    }
+    store
+}
+
+impl Writer<'_> {
+    /// `with_clip_heads`: also `ln_post` / `proj` (plain CLIP embedding; ACD-CLIP does not read them).
+    fn vision<B: Backend>(&mut self, v: &VisionTower<B>, with_clip_heads: bool) {
+        self.put("visual.conv1.weight", &v.conv1);
+        self.put("visual.class_embedding", &v.class_embedding);
+        self.put("visual.positional_embedding", &v.positional_embedding);
+        self.layer_norm("visual.ln_pre", &v.ln_pre);
+        for (i, b) in v.blocks.iter().enumerate() {
+            self.block(&format!("visual.transformer.resblocks.{i}"), b);
+        }
+        if with_clip_heads {
+            self.layer_norm("visual.ln_post", &v.ln_post);
+            self.put("visual.proj", &v.proj);
+        }
+    }
+
+    fn text_tower<B: Backend>(&mut self, t: &TextTower<B>, with_clip_heads: bool) {
+        self.put("token_embedding.weight", &t.token_embedding);
+        self.put("positional_embedding", &t.positional_embedding);
+        for (i, b) in t.blocks.iter().enumerate() {
+            self.block(&format!("transformer.resblocks.{i}"), b);
+        }
+        if with_clip_heads {
+            self.layer_norm("ln_final", &t.ln_final);
+            self.put("text_projection", &t.text_projection);
+        }
+    }
+
+    fn folded_adapters<B: Backend>(&mut self, folded: &[FoldedConvLora<B>]) {
+        for (i, f) in folded.iter().enumerate() {
+            let p = format!("image_adapter.folded.{i}");
+            self.store.insert(
+                format!("{p}.down.weight"),
+                transpose(&raw(f.down.val())).expect("2-D"),
+            );
+            self.store.insert(
+                format!("{p}.up.weight"),
+                transpose(&raw(f.up.val())).expect("2-D"),
+            );
+            for (k, pair) in f.convs.iter().enumerate() {
+                self.put(&format!("{p}.convs.{k}.conv_a"), &pair.conv_a);
+                self.put(&format!("{p}.convs.{k}.conv_b"), &pair.conv_b);
+            }
+        }
+    }
+
+    fn image_heads<B: Backend>(&mut self, ad: &ImageAdapter<B>) {
+        let p = "image_adapter";
+        for i in 0..ad.m_i_w.len() {
+            self.put(&format!("{p}.m_i_w.{i}.i_w"), &ad.m_i_w[i]);
+            self.linear(&format!("{p}.seg_proj.{i}.fc.0"), &ad.seg_proj[i].fc0);
+            self.linear(&format!("{p}.seg_proj.{i}.fc.2"), &ad.seg_proj[i].fc2);
+            self.linear(&format!("{p}.det_proj.{i}.fc.0"), &ad.det_proj[i].fc0);
+            self.linear(&format!("{p}.det_proj.{i}.fc.2"), &ad.det_proj[i].fc2);
+            self.layer_norm(&format!("{p}.seg_layer_norms.{i}"), &ad.seg_layer_norms[i]);
+            self.layer_norm(&format!("{p}.det_layer_norms.{i}"), &ad.det_layer_norms[i]);
+            self.linear(
+                &format!("{p}.vision_text_gate.{i}.0"),
+                &ad.vision_text_gate[i].fc0,
+            );
+            self.linear(
+                &format!("{p}.vision_text_gate.{i}.2"),
+                &ad.vision_text_gate[i].fc2,
+            );
+        }
+    }
+
+    fn text_adapter<B: Backend>(&mut self, ta: &TextAdapter<B>) {
+        for i in 0..ta.lora_adapters.len() {
+            self.put(
+                &format!("text_adapter.lora_adapters.{i}.lora_A"),
+                &ta.lora_adapters[i].lora_a,
+            );
+            self.put(
+                &format!("text_adapter.lora_adapters.{i}.lora_B"),
+                &ta.lora_adapters[i].lora_b,
+            );
+            self.put(&format!("text_adapter.m_t_w.{i}.i_w"), &ta.m_t_w[i]);
+            self.layer_norm(&format!("text_adapter.layer_norms.{i}"), &ta.layer_norms[i]);
+        }
+    }
 }
