@@ -1,0 +1,192 @@
+//! Training and evaluation data for the trainer: datasets on disk (the official protocol trains on
+//! a dataset's annotated test split), normal images with synthetic anomalies (`--synthetic`), and
+//! the project's procedural textures generated on the fly. Plus the official augmentations.
+
+use std::path::PathBuf;
+
+use acd_core::preprocess::RgbImage;
+use acd_data::rng::{mix_seed, Rng};
+use acd_data::{texture_sample_spec, Dataset, Sample, Synthesizer, TextureDatasetSpec};
+
+use crate::batch::{model_input, resize_mask, TrainSample};
+use crate::evaluation::EvalImage;
+use crate::fit::{Prepare, SampleSource};
+use crate::TrainError;
+
+fn data_err(e: acd_data::DataError) -> TrainError {
+    TrainError::Data(e.to_string())
+}
+
+pub fn to_core(img: image::RgbImage) -> RgbImage {
+    RgbImage {
+        width: img.width() as usize,
+        height: img.height() as usize,
+        pixels: img.into_raw(),
+    }
+}
+
+fn to_image(img: RgbImage) -> image::RgbImage {
+    image::RgbImage::from_raw(img.width as u32, img.height as u32, img.pixels)
+        .expect("3 bytes per pixel")
+}
+
+/// Annotated samples from disk (images with their masks; normal images get an empty mask).
+pub struct DatasetSource {
+    pub samples: Vec<Sample>,
+}
+
+impl DatasetSource {
+    pub fn new(samples: Vec<Sample>) -> Self {
+        Self { samples }
+    }
+}
+
+fn load_sample(s: &Sample) -> Result<TrainSample, TrainError> {
+    let img = s.load_image().map_err(data_err)?;
+    let mask = s.load_mask(img.width(), img.height()).map_err(data_err)?;
+    Ok(TrainSample {
+        image: to_core(img),
+        mask: mask.into_raw(),
+        class_name: s.class_name.clone(),
+    })
+}
+
+impl SampleSource for DatasetSource {
+    fn len(&self) -> usize {
+        self.samples.len()
+    }
+    fn sample(&self, index: usize, _epoch: usize) -> Result<TrainSample, TrainError> {
+        load_sample(&self.samples[index])
+    }
+}
+
+/// Normal images only; every other sample (per epoch, seeded) gets a synthetic anomaly.
+pub struct SyntheticSource {
+    pub normals: Vec<Sample>,
+    pub synthesizer: Synthesizer,
+    pub seed: u64,
+}
+
+impl SampleSource for SyntheticSource {
+    fn len(&self) -> usize {
+        // Each normal image appears once as it is and once with an anomaly.
+        2 * self.normals.len()
+    }
+    fn sample(&self, index: usize, epoch: usize) -> Result<TrainSample, TrainError> {
+        let s = &self.normals[index / 2];
+        let img = s.load_image().map_err(data_err)?;
+        let (w, h) = (img.width(), img.height());
+        if index % 2 == 0 {
+            return Ok(TrainSample {
+                image: to_core(img),
+                mask: vec![0; (w * h) as usize],
+                class_name: s.class_name.clone(),
+            });
+        }
+        let seed = mix_seed(mix_seed(self.seed, epoch as u64), index as u64);
+        let syn = self
+            .synthesizer
+            .synthesize(&img, None, seed)
+            .map_err(data_err)?;
+        Ok(TrainSample {
+            image: to_core(syn.image),
+            mask: syn.mask.into_raw(),
+            class_name: s.class_name.clone(),
+        })
+    }
+}
+
+/// Procedural textures with synthetic anomalies, new images every epoch: sample `i` of epoch `e`
+/// is image `e·len + i` of the texture dataset `spec` (its kinds, size, seed and anomaly
+/// settings; half of the samples anomalous).
+pub struct TextureSource {
+    pub spec: TextureDatasetSpec,
+    pub samples_per_epoch: usize,
+}
+
+impl SampleSource for TextureSource {
+    fn len(&self) -> usize {
+        self.samples_per_epoch
+    }
+    fn sample(&self, index: usize, epoch: usize) -> Result<TrainSample, TrainError> {
+        let kinds = &self.spec.kinds;
+        let kind = kinds[index % kinds.len()];
+        let global = (epoch.saturating_sub(1) * self.samples_per_epoch + index) as u64;
+        let anomalous = (index / kinds.len()) % 2 == 1;
+        let s = texture_sample_spec(&self.spec, kind, global, anomalous).map_err(data_err)?;
+        Ok(TrainSample {
+            image: to_core(s.image),
+            mask: s.mask.into_raw(),
+            class_name: kind.name().to_string(),
+        })
+    }
+}
+
+/// The texture dataset `spec` in memory, image for image what `write_texture_dataset` writes
+/// (use a seed never used in training for a held-out set).
+pub fn texture_eval_set(
+    spec: &TextureDatasetSpec,
+) -> impl Iterator<Item = Result<EvalImage, TrainError>> + '_ {
+    let (normal, anomalous) = (spec.normal_per_class, spec.anomalous_per_class);
+    spec.kinds.iter().flat_map(move |&kind| {
+        (0..normal + anomalous).map(move |i| {
+            let bad = i >= normal;
+            let s = texture_sample_spec(spec, kind, i as u64, bad).map_err(data_err)?;
+            Ok(EvalImage {
+                name: format!(
+                    "{}/{}/{i:04}",
+                    kind.name(),
+                    if bad { "anomalous" } else { "good" }
+                ),
+                class_name: kind.name().to_string(),
+                image: to_core(s.image),
+                mask: bad.then(|| s.mask.into_raw()),
+                mask_path: None,
+            })
+        })
+    })
+}
+
+/// The images of a dataset on disk, for evaluation.
+pub fn dataset_eval_set(
+    dataset: &Dataset,
+) -> impl Iterator<Item = Result<EvalImage, TrainError>> + '_ {
+    dataset.samples().iter().map(|s| {
+        let t = load_sample(s)?;
+        let anomalous = s.is_anomalous();
+        Ok(EvalImage {
+            name: s.image.display().to_string(),
+            class_name: s.class_name.clone(),
+            image: t.image,
+            mask: anomalous.then_some(t.mask),
+            mask_path: s.mask.clone().map(PathBuf::from),
+        })
+    })
+}
+
+/// The official training augmentations (spec §5): noise quirk and colour jitter on the 8-bit
+/// image, resize + normalise, then rotation / translation / flips on image and mask together.
+pub struct OfficialAugment;
+
+impl Prepare for OfficialAugment {
+    fn prepare(
+        &self,
+        s: TrainSample,
+        image_size: usize,
+        map_size: usize,
+        seed: u64,
+    ) -> (Vec<f32>, Vec<f32>) {
+        let mut rng = Rng::new(seed);
+        let (w, h) = (s.image.width, s.image.height);
+        let mut img = to_image(s.image);
+        acd_data::color_augment(&mut img, &mut rng);
+        let mut x = model_input(&to_core(img), image_size);
+        let mut mask = resize_mask(&s.mask, w, h, image_size);
+        acd_data::geometric_augment(&mut x, &mut mask, image_size, &mut rng);
+        if map_size != image_size {
+            let bytes: Vec<u8> = mask.iter().map(|&v| (v > 0.5) as u8).collect();
+            mask = resize_mask(&bytes, image_size, image_size, map_size);
+        }
+        (x, mask)
+    }
+}
