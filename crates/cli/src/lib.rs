@@ -3,7 +3,10 @@
 pub mod backend;
 pub mod bench;
 pub mod check_fixture;
+pub mod data_args;
 pub mod detect;
+pub mod eval;
 pub mod export;
 pub mod model_source;
 pub mod output;
+pub mod train;

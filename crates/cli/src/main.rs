@@ -1,6 +1,6 @@
 //! `acd`: ACD-CLIP anomaly detection from the command line.
 
-use acd_cli::{bench, check_fixture, detect, export};
+use acd_cli::{bench, check_fixture, detect, eval, export, train};
 
 use std::process::ExitCode;
 
@@ -25,6 +25,10 @@ enum Command {
     Detect(detect::Args),
     /// Write a model bundle (folded adapters, int8/f16/f32 shards with SHA-256, per-category text embeddings).
     Export(export::Args),
+    /// Train adapters (and optionally the backbone) with the official recipe; checkpoints per epoch.
+    Train(train::Args),
+    /// Evaluate on a dataset or procedural textures: pixel/image AUROC, AP, AUPRO, F1-max; reports and dumps.
+    Eval(eval::Args),
     /// Measure latency, first-call time, throughput and peak memory (random weights).
     Bench(bench::Args),
 }
@@ -36,6 +40,8 @@ fn main() -> ExitCode {
         Command::Detect(args) => detect::run(args),
         Command::Export(args) => export::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
     };
     match result {
         Ok(code) => code,

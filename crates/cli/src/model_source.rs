@@ -6,6 +6,7 @@ use acd_core::fixture::FixtureConfig;
 use std::collections::HashMap;
 
 use acd_core::weights::bundle::{load_bundle, parse_manifest, Manifest};
+use acd_core::weights::checkpoint::read_checkpoint_meta;
 use acd_core::weights::load::{infer_adapter_config, infer_clip_config, load_acd_clip};
 use acd_core::weights::TensorStore;
 use acd_core::Detector;
@@ -31,16 +32,23 @@ pub enum DomainArg {
 #[derive(clap::Args, Debug)]
 pub struct ModelArgs {
     /// CLIP weights: open_clip state dict (.safetensors/.bin/.pt/.pth), HF CLIPModel safetensors, or OpenAI ViT-*.pt.
-    #[arg(long, requires = "adapters")]
+    #[arg(long)]
     pub clip: Option<PathBuf>,
     /// ACD-CLIP adapter checkpoint (official adapter_<epoch>.pth or a safetensors file with the same keys).
     #[arg(long)]
     pub adapters: Option<PathBuf>,
+    /// A checkpoint written by `acd train` (config included; add --clip when it holds adapters only).
+    #[arg(long, conflicts_with = "adapters")]
+    pub checkpoint: Option<PathBuf>,
+    /// Zero-shot with the CLIP weights alone (no adapters): WinCLIP-style prompt ensembles over
+    /// patch tokens, a baseline for users without an ACD-CLIP checkpoint.
+    #[arg(long, requires = "clip", conflicts_with_all = ["adapters", "checkpoint"])]
+    pub training_free: bool,
     /// Use the model of an official-format fixture folder instead (for testing).
-    #[arg(long, conflicts_with_all = ["clip", "adapters"])]
+    #[arg(long, conflicts_with_all = ["clip", "adapters", "checkpoint"])]
     pub fixture: Option<PathBuf>,
     /// Use a model bundle written by `acd export` (manifest.json + shards).
-    #[arg(long, conflicts_with_all = ["clip", "adapters", "fixture"])]
+    #[arg(long, conflicts_with_all = ["clip", "adapters", "fixture", "checkpoint"])]
     pub bundle: Option<PathBuf>,
     /// Model input size S (the paper: 518).
     #[arg(long, default_value_t = 518)]
@@ -69,6 +77,8 @@ fn read_store(path: &Path) -> anyhow::Result<TensorStore> {
 /// A model to build: weights by name with a config, or a verified bundle.
 pub enum Source {
     Weights(AcdClipConfig, TensorStore),
+    /// CLIP weights only, for the training-free mode.
+    TrainingFree(AcdClipConfig, TensorStore),
     Bundle(Manifest, HashMap<String, Vec<u8>>),
 }
 
@@ -92,6 +102,9 @@ pub fn source(args: &ModelArgs) -> anyhow::Result<Source> {
         return Ok(Source::Bundle(m, f));
     }
     let (cfg, store) = load(args)?;
+    if args.training_free {
+        return Ok(Source::TrainingFree(cfg, store));
+    }
     Ok(Source::Weights(cfg, store))
 }
 
@@ -101,6 +114,10 @@ pub fn detector<B: Backend>(source: Source, device: B::Device) -> anyhow::Result
         Source::Weights(cfg, mut store) => {
             let model = load_acd_clip::<B>(&mut store, &cfg, true, &device)?;
             Detector::new(model, cfg, device)
+        }
+        Source::TrainingFree(cfg, mut store) => {
+            let model = clip_only_model::<B>(&mut store, &cfg, &device)?;
+            Detector::training_free(model, cfg, device)
         }
         Source::Bundle(manifest, files) => {
             Detector::from_bundle(load_bundle::<B>(&manifest, &files, &device)?, device)
@@ -121,8 +138,43 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<(AcdClipConfig, TensorStore)> {
         }
         return Ok((fc.model, store));
     }
+    if let Some(ckpt) = &args.checkpoint {
+        return load_checkpoint_file(ckpt, args.clip.as_deref());
+    }
+    if args.training_free {
+        let clip = args
+            .clip
+            .as_ref()
+            .expect("clap: --training-free requires --clip");
+        let store = read_store(clip)?.finish();
+        for key in [
+            "visual.proj",
+            "visual.ln_post.weight",
+            "text_projection",
+            "ln_final.weight",
+        ] {
+            if !store.contains(key) {
+                bail!(
+                    "{}: `{key}` is missing: the training-free mode needs CLIP's projection heads",
+                    clip.display()
+                );
+            }
+        }
+        let cfg = AcdClipConfig {
+            clip: clip_config(&store, args)?,
+            // No adapters run; one group keeps the config valid for any depth.
+            adapter: acd_core::AdapterConfig {
+                n_groups: 1,
+                ..Default::default()
+            },
+            domain: domain(args),
+            map_size: args.image_size,
+        };
+        cfg.validate()?;
+        return Ok((cfg, store));
+    }
     let (Some(clip), Some(adapters)) = (&args.clip, &args.adapters) else {
-        bail!("give --clip WEIGHTS --adapters CHECKPOINT, or --fixture DIR");
+        bail!("give --clip WEIGHTS --adapters CHECKPOINT, --checkpoint FILE, --clip WEIGHTS --training-free, or --fixture DIR");
     };
     let mut store = read_store(clip)?;
     let adapter_store = read_store(adapters)?;
@@ -137,24 +189,76 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<(AcdClipConfig, TensorStore)> {
     }
     store.extend(adapter_store);
     let store = store.finish();
-    let activation = match args.activation {
-        ActivationArg::Gelu => Activation::Gelu,
-        ActivationArg::QuickGelu => Activation::QuickGelu,
-    };
-    let mut clip_cfg = infer_clip_config(&store, args.image_size, activation, args.head_width)?;
-    clip_cfg.vision.heads = args.vision_heads.unwrap_or(clip_cfg.vision.heads);
-    clip_cfg.text.heads = args.text_heads.unwrap_or(clip_cfg.text.heads);
     let adapter = infer_adapter_config(&store)?;
-    let domain = match args.domain {
-        DomainArg::Industrial => Domain::Industrial,
-        DomainArg::Medical => Domain::Medical,
-    };
     let cfg = AcdClipConfig {
-        clip: clip_cfg,
+        clip: clip_config(&store, args)?,
         adapter,
-        domain,
+        domain: domain(args),
         map_size: args.image_size,
     };
     cfg.validate()?;
     Ok((cfg, store))
+}
+
+fn domain(args: &ModelArgs) -> Domain {
+    match args.domain {
+        DomainArg::Industrial => Domain::Industrial,
+        DomainArg::Medical => Domain::Medical,
+    }
+}
+
+fn clip_config(store: &TensorStore, args: &ModelArgs) -> anyhow::Result<acd_core::ClipConfig> {
+    let activation = match args.activation {
+        ActivationArg::Gelu => Activation::Gelu,
+        ActivationArg::QuickGelu => Activation::QuickGelu,
+    };
+    let mut clip_cfg = infer_clip_config(store, args.image_size, activation, args.head_width)?;
+    clip_cfg.vision.heads = args.vision_heads.unwrap_or(clip_cfg.vision.heads);
+    clip_cfg.text.heads = args.text_heads.unwrap_or(clip_cfg.text.heads);
+    Ok(clip_cfg)
+}
+
+/// An `acd train` checkpoint: its metadata carries the config; CLIP weights come from `clip`
+/// when the checkpoint holds adapters only.
+fn load_checkpoint_file(
+    path: &Path,
+    clip: Option<&Path>,
+) -> anyhow::Result<(AcdClipConfig, TensorStore)> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    let meta = read_checkpoint_meta(&bytes)
+        .with_context(|| format!("{}", path.display()))?
+        .with_context(|| {
+            format!(
+                "{}: not an `acd train` checkpoint; for official adapter files use --clip and --adapters",
+                path.display()
+            )
+        })?;
+    let mut store =
+        TensorStore::from_bytes(&bytes).with_context(|| format!("loading {}", path.display()))?;
+    if !meta.with_backbone {
+        let Some(clip) = clip else {
+            bail!(
+                "{}: the checkpoint holds adapters only: add --clip with the CLIP weights it was trained on",
+                path.display()
+            );
+        };
+        store.extend(read_store(clip)?);
+    }
+    Ok((meta.config, store.finish()))
+}
+
+/// The CLIP towers without adapters (training-free mode).
+pub fn clip_only_model<B: Backend>(
+    store: &mut TensorStore,
+    cfg: &AcdClipConfig,
+    device: &B::Device,
+) -> anyhow::Result<acd_core::AcdClip<B>> {
+    use acd_core::model::{AcdClip, ImageAdapter};
+    use acd_core::weights::load::{load_text, load_vision};
+    Ok(AcdClip {
+        vision: load_vision(store, &cfg.clip, device)?,
+        text: Some(load_text(store, &cfg.clip, device)?),
+        image_adapter: ImageAdapter::empty(),
+        text_adapter: None,
+    })
 }

@@ -1,0 +1,186 @@
+//! `acd eval`: the paper's protocol (spec §6) plus AUPRO and F1-max, on a dataset or on the
+//! project's procedural textures. Prints the Markdown table; writes Markdown, JSON, CSV and a
+//! self-contained HTML report (curves and the worst misses); `--dump` writes every map and
+//! `scores.json` so that any number can be recomputed.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use acd_eval::report::Miss;
+use acd_eval::{Missing, Report};
+use acd_train::evaluation::{evaluate, write_dump, EvalImage, ImageResult};
+use acd_train::sources::{dataset_eval_set, texture_eval_set};
+use anyhow::{bail, Context};
+use burn::tensor::backend::Backend;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::data_args::{DatasetArgs, TextureArgs};
+use crate::model_source::{self, ModelArgs};
+use crate::output::overlay;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub dataset: DatasetArgs,
+    #[command(flatten)]
+    pub textures: TextureArgs,
+    /// Normal and anomalous images per texture class.
+    #[arg(long, default_value_t = 20)]
+    pub per_class: usize,
+    /// Folder for report.md, report.json, report.csv, report.html.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Write each map (.npy, float32) and scores.json here.
+    #[arg(long)]
+    pub dump: Option<PathBuf>,
+    /// AUPRO integration limit on the false-positive rate.
+    #[arg(long, default_value_t = 0.3)]
+    pub fpr_limit: f64,
+    /// Overlays of this many worst misses per kind (anomalous scored lowest, normal highest).
+    #[arg(long, default_value_t = 6)]
+    pub worst: usize,
+    /// Undefined per-class values (a class with one label) count as 0 in the mean (the paper) or are skipped.
+    #[arg(long, default_value = "zero")]
+    pub missing: String,
+    #[arg(long, value_enum, default_value = "ndarray")]
+    pub backend: crate::backend::BackendKind,
+}
+
+/// Small copies kept for the report's overlays.
+struct Thumb {
+    rgb: Vec<u8>,
+    side: usize,
+}
+
+const THUMB: usize = 160;
+
+fn thumbnail(item: &EvalImage, r: &ImageResult, map_size: usize) -> Thumb {
+    let img = acd_core::preprocess::resize_rgb(&item.image, THUMB, THUMB);
+    let map = acd_core::resample::resize_bilinear_f32(&r.map, map_size, map_size, THUMB, THUMB);
+    Thumb {
+        rgb: overlay(&img.pixels, &map, 0.5),
+        side: THUMB,
+    }
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let missing = match args.missing.as_str() {
+        "zero" => Missing::Zero,
+        "skip" => Missing::Skip,
+        other => bail!("--missing {other:?}: use zero or skip"),
+    };
+    let source = model_source::source(&args.model)?;
+    crate::with_backend!(args.backend, |B, device| run_with::<B>(
+        &args, source, missing, device
+    ))
+}
+
+fn run_with<B: Backend>(
+    args: &Args,
+    source: model_source::Source,
+    missing: Missing,
+    device: B::Device,
+) -> anyhow::Result<ExitCode> {
+    let mut detector = model_source::detector::<B>(source, device)?;
+    let map_size = detector.config().map_size;
+    let dataset = args.dataset.open()?;
+    let spec = if args.textures.is_set() {
+        Some(args.textures.spec(args.per_class)?)
+    } else {
+        None
+    };
+    let (images, total): (Box<dyn Iterator<Item = _>>, usize) = match (&dataset, &spec) {
+        (Some(_), Some(_)) => bail!("give either --dataset or --textures, not both"),
+        (Some(ds), None) => (Box::new(dataset_eval_set(ds)), ds.samples().len()),
+        (None, Some(sp)) => (
+            Box::new(texture_eval_set(sp)),
+            sp.kinds.len() * (sp.normal_per_class + sp.anomalous_per_class),
+        ),
+        (None, None) => bail!("nothing to evaluate: give --dataset DIR or --textures KINDS"),
+    };
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]",
+        )
+        .expect("valid template"),
+    );
+    let mut thumbs: Vec<Thumb> = Vec::new();
+    let run = evaluate(&mut detector, images, args.fpr_limit, &mut |item, r| {
+        bar.inc(1);
+        bar.set_message(r.class_name.clone());
+        thumbs.push(thumbnail(item, r, map_size));
+    })?;
+    bar.finish_and_clear();
+    let mut settings = serde_json::Map::new();
+    settings.insert("model".into(), serde_json::to_value(detector.config())?);
+    settings.insert("training_free".into(), detector.is_training_free().into());
+    settings.insert("map_size".into(), map_size.into());
+    settings.insert("fpr_limit".into(), args.fpr_limit.into());
+    if let Some(sp) = &spec {
+        settings.insert("textures".into(), serde_json::to_value(sp)?);
+    }
+    if let Some(ds) = &args.dataset.dataset {
+        settings.insert("dataset".into(), ds.display().to_string().into());
+    }
+    settings.insert(
+        "seconds".into(),
+        serde_json::json!({"detect": run.detect_seconds, "metrics": run.metric_seconds}),
+    );
+    let pixels: usize = run.images.len() * map_size * map_size;
+    let report = Report::new(
+        "ACD-CLIP evaluation",
+        serde_json::Value::Object(settings.clone()),
+        run.classes.clone(),
+        missing,
+    );
+    println!("{}", report.to_markdown());
+    eprintln!(
+        "{} images, {} pixels: detection {:.1} s, metrics {:.2} s",
+        run.images.len(),
+        pixels,
+        run.detect_seconds,
+        run.metric_seconds
+    );
+    if let Some(dir) = &args.dump {
+        write_dump(dir, &run, settings.clone(), args.fpr_limit)?;
+        eprintln!("wrote {}", dir.join("scores.json").display());
+    }
+    if let Some(out) = &args.out {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        std::fs::write(out.join("report.md"), report.to_markdown())?;
+        std::fs::write(out.join("report.json"), report.to_json())?;
+        std::fs::write(out.join("report.csv"), report.to_csv())?;
+        let misses = worst_misses(&run.images, &thumbs, args.worst)?;
+        std::fs::write(out.join("report.html"), report.to_html(&misses))?;
+        eprintln!("wrote {}/report.{{md,json,csv,html}}", out.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Anomalous images with the lowest scores and normal images with the highest.
+fn worst_misses(images: &[ImageResult], thumbs: &[Thumb], k: usize) -> anyhow::Result<Vec<Miss>> {
+    let mut idx: Vec<usize> = (0..images.len()).collect();
+    let mut out = Vec::new();
+    idx.sort_by(|&a, &b| images[a].score.total_cmp(&images[b].score));
+    let low = idx.iter().filter(|&&i| images[i].label == 1).take(k);
+    let high = idx.iter().rev().filter(|&&i| images[i].label == 0).take(k);
+    for &i in low.chain(high) {
+        let r = &images[i];
+        let t = &thumbs[i];
+        let mut png = Vec::new();
+        image::RgbImage::from_raw(t.side as u32, t.side as u32, t.rgb.clone())
+            .expect("size matches")
+            .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)?;
+        out.push(Miss {
+            class_name: r.class_name.clone(),
+            file: r.name.clone(),
+            label: r.label,
+            score: r.score,
+            png,
+        });
+    }
+    Ok(out)
+}
