@@ -70,7 +70,7 @@ pub enum BundleError {
     #[error("manifest format {found:?} is not an ACD-CLIP bundle (expected {BUNDLE_FORMAT:?})")]
     Format { found: String },
     #[error("bundle version {found} is not supported (this build reads version {BUNDLE_VERSION})")]
-    Version { found: u32 },
+    Version { found: String },
     #[error("bundle file {file} is missing")]
     MissingFile { file: String },
     #[error("bundle file {file} has {found} bytes, the manifest says {expected} (truncated or replaced)")]
@@ -262,9 +262,19 @@ pub fn parse_manifest(json: &str) -> Result<Manifest, BundleError> {
             found: format.to_string(),
         });
     }
-    let version = v.get("version").and_then(|f| f.as_u64()).unwrap_or(0) as u32;
-    if version != BUNDLE_VERSION {
-        return Err(BundleError::Version { found: version });
+    match v.get("version") {
+        Some(serde_json::Value::Number(n)) if n.as_u64() == Some(BUNDLE_VERSION as u64) => {}
+        Some(found @ serde_json::Value::Number(_)) => {
+            return Err(BundleError::Version {
+                found: found.to_string(),
+            })
+        }
+        Some(other) => {
+            return Err(BundleError::Manifest(format!(
+                "`version` is {other}, not a number"
+            )))
+        }
+        None => return Err(BundleError::Manifest("it has no `version`".into())),
     }
     let m: Manifest =
         serde_json::from_value(v).map_err(|e| BundleError::Manifest(e.to_string()))?;
@@ -335,51 +345,59 @@ fn read_weights(
 ) -> Result<TensorStore, BundleError> {
     let mut store = TensorStore::default();
     for entry in manifest.files.iter().filter(|f| f.file != TEXT_FILE) {
-        let bytes = &files[&entry.file];
-        let st =
-            SafeTensors::deserialize(bytes).map_err(|e| shard_error(&entry.file, e.to_string()))?;
-        let scales = match st.tensor(SCALES) {
-            Ok(v) => read_f32(&entry.file, SCALES, &v)?,
-            Err(_) => Vec::new(),
-        };
-        let mut tensors = st.tensors();
-        tensors.sort_by(|a, b| a.0.cmp(&b.0));
-        let mut next_scale = 0usize;
-        for (name, view) in tensors {
-            if name == SCALES {
-                continue;
-            }
-            let shape = view.shape().to_vec();
-            let data = if view.dtype() == Dtype::I8 {
-                // One scale per row; a 1-D (bias) vector is one row.
-                let rows = if shape.len() >= 2 { shape[0] } else { 1 };
-                let Some(row_scales) = scales.get(next_scale..next_scale + rows) else {
-                    return Err(shard_error(
-                        &entry.file,
-                        format!("`{SCALES}` has too few values for int8 tensor `{name}`"),
-                    ));
-                };
-                next_scale += rows;
-                decode(&Encoded::Int8 {
-                    values: view.data().iter().map(|&b| b as i8).collect(),
-                    scales: row_scales.to_vec(),
-                })
-            } else {
-                read_f32(&entry.file, &name, &view)?
-            };
-            store.insert(name, RawTensor::new(shape, data));
-        }
-        if next_scale != scales.len() {
-            return Err(shard_error(
-                &entry.file,
-                format!(
-                    "`{SCALES}` has {} values, the int8 tensors use {next_scale}",
-                    scales.len()
-                ),
-            ));
-        }
+        read_shard(&entry.file, &files[&entry.file], &mut store)?;
     }
     Ok(store)
+}
+
+/// Decodes one weight shard (`file` names it in errors) into `store`: f32/f16 tensors as they
+/// are, int8 tensors with their rows' scales from `__scales__`.
+pub fn read_shard(file: &str, bytes: &[u8], store: &mut TensorStore) -> Result<(), BundleError> {
+    let st = SafeTensors::deserialize(bytes).map_err(|e| shard_error(file, e.to_string()))?;
+    let scales = match st.tensor(SCALES) {
+        Ok(v) => read_f32(file, SCALES, &v)?,
+        Err(_) => Vec::new(),
+    };
+    let mut tensors = st.tensors();
+    tensors.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut next_scale = 0usize;
+    for (name, view) in tensors {
+        if name == SCALES {
+            continue;
+        }
+        let shape = view.shape().to_vec();
+        let data = if view.dtype() == Dtype::I8 {
+            // One scale per row; a 1-D (bias) vector is one row.
+            let rows = if shape.len() >= 2 { shape[0] } else { 1 };
+            let Some(row_scales) = next_scale
+                .checked_add(rows)
+                .and_then(|end| scales.get(next_scale..end))
+            else {
+                return Err(shard_error(
+                    file,
+                    format!("`{SCALES}` has too few values for int8 tensor `{name}`"),
+                ));
+            };
+            next_scale += rows;
+            decode(&Encoded::Int8 {
+                values: view.data().iter().map(|&b| b as i8).collect(),
+                scales: row_scales.to_vec(),
+            })
+        } else {
+            read_f32(file, &name, &view)?
+        };
+        store.insert(name, RawTensor::new(shape, data));
+    }
+    if next_scale != scales.len() {
+        return Err(shard_error(
+            file,
+            format!(
+                "`{SCALES}` has {} values, the int8 tensors use {next_scale}",
+                scales.len()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// A loaded bundle: the folded model and the precomputed class embeddings.
