@@ -8,6 +8,13 @@
 // unit-tested with fakes.
 
 export const BUNDLE_FORMAT = "acd-clip-bundle";
+/** The bundle version this page reads (crates/core/src/weights/bundle.rs BUNDLE_VERSION). */
+export const BUNDLE_VERSION = 1;
+/** Largest file a manifest may declare: shards are ≤ 64 MiB, so anything near this is a lie
+ * that must not size a buffer. */
+export const MAX_BUNDLE_FILE_BYTES = 1 << 30;
+/** Download buffers start at most this big and grow with the data actually received. */
+const INITIAL_BUFFER_BYTES = 64 << 20;
 export const WEIGHTS_CACHE_PREFIX = "acd-weights-v1";
 export const MANIFEST_CACHE = "acd-manifests-v1";
 
@@ -51,6 +58,9 @@ export function parseManifest(text: string): BundleManifest {
   if (o.format !== BUNDLE_FORMAT) {
     throw new Error(`manifest.json has format ${JSON.stringify(o.format)}, not an ACD-CLIP bundle ("${BUNDLE_FORMAT}")`);
   }
+  if (o.version !== BUNDLE_VERSION) {
+    throw new Error(`manifest.json has bundle version ${JSON.stringify(o.version)}; this page reads version ${BUNDLE_VERSION} (re-export the bundle with this release's acd export, or use the matching page)`);
+  }
   if (typeof o.name !== "string") throw new Error("manifest.json has no name");
   if (!Array.isArray(o.files) || o.files.length === 0) throw new Error("manifest.json lists no files");
   const seen = new Set<string>();
@@ -65,6 +75,9 @@ export function parseManifest(text: string): BundleManifest {
     if (typeof e.bytes !== "number" || !Number.isSafeInteger(e.bytes) || e.bytes < 0) {
       throw new Error(`${where}: ${e.file} has no valid byte size`);
     }
+    if (e.bytes > MAX_BUNDLE_FILE_BYTES) {
+      throw new Error(`${where}: ${e.file} declares ${e.bytes} bytes, over the limit of ${MAX_BUNDLE_FILE_BYTES} bytes per file`);
+    }
     if (typeof e.sha256 !== "string" || !/^[0-9a-fA-F]{64}$/.test(e.sha256)) {
       throw new Error(`${where}: ${e.file} has no valid sha256`);
     }
@@ -77,7 +90,7 @@ export function parseManifest(text: string): BundleManifest {
     : [];
   return {
     format: o.format,
-    version: typeof o.version === "number" ? o.version : NaN,
+    version: BUNDLE_VERSION,
     name: o.name,
     description: typeof o.description === "string" ? o.description : "",
     trained_on: typeof o.trained_on === "string" ? o.trained_on : null,
@@ -242,13 +255,23 @@ async function download(url: string, entry: BundleFileEntry, deps: FileDeps, mod
     deps.onBytes?.(entry.file, b.length);
     return b;
   }
-  // Stream into one buffer of the expected size (grown if the server sends more).
-  let buf = new Uint8Array(entry.bytes);
+  // Stream into one buffer of the expected size (at most INITIAL_BUFFER_BYTES to start with:
+  // the declared size is not trusted with memory). More data than the manifest declares is
+  // not read: the copy is wrong, and the check that follows says so.
+  let buf = new Uint8Array(Math.min(entry.bytes, INITIAL_BUFFER_BYTES));
   let n = 0;
   const reader = res.body.getReader();
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
+    if (n + value.length > entry.bytes) {
+      await reader.cancel().catch(() => undefined);
+      const over = new Uint8Array(n + value.length);
+      over.set(buf.subarray(0, n));
+      over.set(value, n);
+      deps.onBytes?.(entry.file, over.length);
+      return over;
+    }
     if (n + value.length > buf.length) {
       const bigger = new Uint8Array(Math.max(buf.length * 2, n + value.length));
       bigger.set(buf.subarray(0, n));

@@ -260,9 +260,10 @@ async function useImage(name: string, blob: Blob): Promise<void> {
     return;
   }
   const bytes = new Uint8Array(await blob.arrayBuffer());
-  // The browser decodes for display; the model decodes the same bytes itself. EXIF rotation is
-  // not applied, so that the map and the picture line up pixel for pixel.
-  const bitmap = await createImageBitmap(blob, { imageOrientation: "none" }).catch(() => null);
+  // The browser decodes for display; the model decodes the same bytes itself. Both apply the
+  // EXIF orientation (the model since it decodes upright), so the map and the picture line up
+  // pixel for pixel and a phone photo is shown upright.
+  const bitmap = await createImageBitmap(blob, { imageOrientation: "from-image" }).catch(() => null);
   current?.bitmap?.close();
   current = { name, bytes, bitmap };
   last = null;

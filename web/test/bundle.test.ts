@@ -122,6 +122,9 @@ describe("parseManifest", () => {
     [manifest([f, f]), /listed twice/],
     [manifest([{ ...f, bytes: -1 }]), /valid byte size/],
     [manifest([{ ...f, sha256: "xyz" }]), /valid sha256/],
+    [manifest([{ ...f, bytes: 2 ** 40 }]), /declares 1099511627776 bytes, over the limit/],
+    [JSON.stringify({ format: "acd-clip-bundle", version: 7, name: "x", files: [f] }), /bundle version 7; this page reads version 1/],
+    [JSON.stringify({ format: "acd-clip-bundle", name: "x", files: [f] }), /bundle version undefined/],
   ])("rejects %s", (text, err) => {
     expect(() => parseManifest(text)).toThrow(err);
   });
@@ -217,6 +220,15 @@ describe("getVerifiedFile", () => {
     const { d, notices } = deps(null, f.fn);
     await getVerifiedFile(await entry(), url, d);
     expect(notices[0]).toMatch(/has 10 bytes, manifest.json says 27/);
+  });
+
+  it("does not read past the declared size, and sizes no buffer by it", async () => {
+    const long = new Uint8Array(4096).fill(7);
+    const f = fakeFetch(long, GOOD);
+    const { d, notices } = deps(null, f.fn);
+    const got = await getVerifiedFile(await entry(), url, d);
+    expect(notices[0]).toMatch(/has 2048 bytes, manifest.json says 27/); // stopped after the first chunk past the size
+    expect([...got.bytes]).toEqual([...GOOD]);
   });
 
   it("names the file on HTTP errors", async () => {
