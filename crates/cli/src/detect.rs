@@ -39,6 +39,12 @@ pub struct Args {
     pub alpha: f32,
     #[arg(long, value_enum, default_value = "ndarray")]
     pub backend: BackendKind,
+    /// Largest image file accepted (bytes); larger files are reported and skipped.
+    #[arg(long, default_value_t = acd_core::preprocess::DEFAULT_MAX_IMAGE_BYTES)]
+    pub max_image_bytes: usize,
+    /// Largest image accepted (width × height, checked from the header before decoding).
+    #[arg(long, default_value_t = acd_core::preprocess::DEFAULT_MAX_IMAGE_PIXELS)]
+    pub max_image_pixels: u64,
 }
 
 fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
@@ -68,8 +74,19 @@ fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// Output stem per image, unique within the run (`name`, `name-2`, …).
-fn unique_stems(images: &[PathBuf]) -> Vec<String> {
+/// Output stem per image, unique within the run (`name`, `name-2`, …), and never one whose
+/// outputs in `out` would be one of the inputs (`a.png` next to an input `a.overlay.png`).
+fn unique_stems(images: &[PathBuf], out: &Path) -> Vec<String> {
+    let inputs: HashSet<PathBuf> = images
+        .iter()
+        .filter_map(|p| p.canonicalize().ok())
+        .collect();
+    let out = out.canonicalize().unwrap_or_else(|_| out.to_path_buf());
+    let is_input = |stem: &str| {
+        [".overlay.png", ".map.npy"]
+            .iter()
+            .any(|ext| inputs.contains(&out.join(format!("{stem}{ext}"))))
+    };
     let mut seen = HashSet::new();
     images
         .iter()
@@ -80,7 +97,7 @@ fn unique_stems(images: &[PathBuf]) -> Vec<String> {
                 .unwrap_or_else(|| "image".into());
             let mut stem = base.clone();
             let mut k = 2;
-            while !seen.insert(stem.clone()) {
+            while is_input(&stem) || !seen.insert(stem.clone()) {
                 stem = format!("{base}-{k}");
                 k += 1;
             }
@@ -112,6 +129,10 @@ fn run_with<B: Backend>(
 ) -> anyhow::Result<ExitCode> {
     let t = Instant::now();
     let mut detector = model_source::detector::<B>(source, device)?.with_clock(now_ms);
+    detector.limits = acd_core::preprocess::DecodeLimits {
+        max_bytes: args.max_image_bytes,
+        max_pixels: args.max_image_pixels,
+    };
     let load_ms = t.elapsed().as_secs_f64() * 1000.0;
     eprintln!("model loaded in {load_ms:.0} ms");
     let bar = if images.len() > 1 {
@@ -126,7 +147,7 @@ fn run_with<B: Backend>(
     } else {
         ProgressBar::hidden()
     };
-    let stems = unique_stems(images);
+    let stems = unique_stems(images, &args.out);
     let mut failures = 0;
     for (path, stem) in images.iter().zip(&stems) {
         bar.set_message(
@@ -165,6 +186,17 @@ fn detect_one<B: Backend>(
     path: &Path,
     stem: &str,
 ) -> anyhow::Result<serde_json::Value> {
+    // The size is checked before reading, so that a huge file is not read into memory.
+    let size = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    if size > detector.limits.max_bytes as u64 {
+        return Err(acd_core::preprocess::ImageError::TooManyBytes {
+            size: size.try_into().unwrap_or(usize::MAX),
+            limit: detector.limits.max_bytes,
+        }
+        .into());
+    }
     let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     let t0 = now_ms();
     let original = acd_core::preprocess::decode_image(&bytes, &detector.limits)?;
