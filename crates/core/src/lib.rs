@@ -9,6 +9,7 @@ pub mod detector;
 pub mod error;
 pub mod fixture;
 pub mod fusion_gateway;
+pub mod fuzz;
 pub mod model;
 pub mod nn;
 pub mod preprocess;
