@@ -71,6 +71,7 @@ fn export(precision: Precision, with_text: bool) -> (Manifest, HashMap<String, V
         precision,
         with_text_tower: with_text,
         max_shard_bytes: 1 << 20, // small shards so that sharding is exercised
+        training_free: false,
     };
     let (manifest, files) = export_bundle(&model, &cfg, &cats, &options);
     // The manifest survives its JSON form.
@@ -224,4 +225,88 @@ fn damaged_bundles_are_refused_naming_the_file() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("something-else"), "{err}");
+}
+
+/// `acd export --training-free`: CLIP alone (projection heads, no adapters) in a bundle detects
+/// exactly as the training-free detector built from the weights themselves.
+#[test]
+fn a_training_free_bundle_equals_the_direct_training_free_detector() {
+    let files = read_fixture(&official_fixture_dir()).unwrap();
+    let store = || {
+        TensorStore::from_safetensors(&files.weights)
+            .unwrap()
+            .finish()
+    };
+    let mut cfg = FixtureConfig::parse(&files.config_json, &store())
+        .unwrap()
+        .model;
+    cfg.adapter.n_groups = 1;
+    let device = Default::default();
+    let model = acd_cli::model_source::clip_only_model::<Cpu>(&mut store(), &cfg, &device).unwrap();
+    let mut direct = Detector::training_free(model.clone(), cfg.clone(), device);
+    let tok = ClipTokenizer::new();
+    let (n, a) = sentences("dark bottle");
+    let rows = |s: &[String]| {
+        s.iter()
+            .map(|t| tok.tokenize(t, CONTEXT_LENGTH).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let emb = acd_core::training_free::class_embedding(
+        model.text.as_ref().unwrap(),
+        &TokenBatch::new(&rows(&n)),
+        &TokenBatch::new(&rows(&a)),
+        &device,
+    )
+    .unsqueeze::<3>();
+    direct.insert_text_embedding("bottle", emb.clone());
+    let cats = vec![(
+        CategoryEntry {
+            key: "bottle".into(),
+            real_name: "dark bottle".into(),
+        },
+        emb,
+    )];
+    let options = ExportOptions {
+        name: "zero-shot".into(),
+        description: String::new(),
+        trained_on: None,
+        untrained: true,
+        precision: Precision::F32,
+        with_text_tower: false,
+        max_shard_bytes: 1 << 20,
+        training_free: true,
+    };
+    let (manifest, bundle_files) = export_bundle(&model, &cfg, &cats, &options);
+    let json = serde_json::to_string(&manifest).unwrap();
+    let manifest = parse_manifest(&json).unwrap();
+    assert!(manifest.training_free);
+    let files: HashMap<String, Vec<u8>> = bundle_files.into_iter().collect();
+    let mut from_bundle = Detector::from_bundle(
+        load_bundle::<Cpu>(&manifest, &files, &device).unwrap(),
+        device,
+    );
+    assert!(from_bundle.is_training_free());
+    let img = std::fs::read(official_fixture_dir().join("images/image1.png")).unwrap();
+    let want = direct.detect(&img, "bottle").unwrap();
+    let got = from_bundle.detect(&img, "bottle").unwrap();
+    assert_eq!(got.map.len(), want.map.len());
+    let max_map = got
+        .map
+        .iter()
+        .zip(&want.map)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0f32, f32::max);
+    assert!(max_map < 1e-5, "map differs by {max_map}");
+    assert!(
+        (got.score - want.score).abs() < 1e-5,
+        "{} vs {}",
+        got.score,
+        want.score
+    );
+    // The map is not constant: the heads were carried, not replaced by defaults.
+    let (lo, hi) = want
+        .map
+        .iter()
+        .fold((f32::MAX, f32::MIN), |(l, h), &v| (l.min(v), h.max(v)));
+    assert!(hi - lo > 1e-4, "flat map {lo}..{hi}");
 }

@@ -88,6 +88,7 @@ fn categories(args: &Args) -> anyhow::Result<Vec<CategoryEntry>> {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     type B = Cpu;
     let device = Default::default();
+    let mut training_free = false;
     let (model, cfg, random) = if let Some(seed) = args.random_tiny {
         B::seed(&device, seed);
         let cfg = presets::tiny(args.model.image_size);
@@ -97,11 +98,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
             bail!("export reads CLIP weights + adapters (or a fixture), not another bundle");
         }
         let (cfg, mut store) = model_source::load(&args.model)?;
-        (
-            load_acd_clip::<B>(&mut store, &cfg, true, &device)?,
-            cfg,
-            args.model.fixture.is_some(),
-        )
+        if args.model.training_free {
+            training_free = true;
+            (
+                model_source::clip_only_model::<B>(&mut store, &cfg, &device)?,
+                cfg,
+                false,
+            )
+        } else {
+            (
+                load_acd_clip::<B>(&mut store, &cfg, true, &device)?,
+                cfg,
+                args.model.fixture.is_some(),
+            )
+        }
     };
     let tokenizer = ClipTokenizer::new();
     let mut cats = Vec::new();
@@ -112,15 +122,19 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 .map(|t| tokenizer.tokenize(t, CONTEXT_LENGTH))
                 .collect::<Result<Vec<_>, _>>()
         };
-        let emb = model
-            .class_embedding(
-                &cfg,
-                &TokenBatch::new(&rows(&n)?),
-                &TokenBatch::new(&rows(&a)?),
-                &device,
-                &mut Trace::off(),
-            )
-            .with_context(|| format!("embedding category {:?}", entry.key))?;
+        let (normal, abnormal) = (TokenBatch::new(&rows(&n)?), TokenBatch::new(&rows(&a)?));
+        let emb = if training_free {
+            let text = model
+                .text
+                .as_ref()
+                .context("the CLIP weights have no text tower")?;
+            acd_core::training_free::class_embedding(text, &normal, &abnormal, &device)
+                .unsqueeze::<3>()
+        } else {
+            model
+                .class_embedding(&cfg, &normal, &abnormal, &device, &mut Trace::off())
+                .with_context(|| format!("embedding category {:?}", entry.key))?
+        };
         cats.push((entry, emb));
     }
     let options = ExportOptions {
@@ -136,6 +150,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         precision: args.precision,
         with_text_tower: args.with_text_tower,
         max_shard_bytes: args.max_shard_mib.max(1) << 20,
+        training_free,
     };
     let (manifest, files) = export_bundle(&model, &cfg, &cats, &options);
     std::fs::create_dir_all(&args.out)

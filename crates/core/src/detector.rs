@@ -162,7 +162,9 @@ impl<B: Backend> Detector<B> {
 
     /// Builds a detector from a loaded bundle (folded model + precomputed class embeddings).
     pub fn from_bundle(bundle: crate::weights::bundle::Bundle<B>, device: B::Device) -> Self {
+        let training_free = bundle.manifest.training_free;
         let mut d = Self::new(bundle.model, bundle.manifest.config, device);
+        d.training_free = training_free;
         for (key, emb) in bundle.text_embeddings {
             d.insert_text_embedding(&key, emb);
         }

@@ -60,6 +60,9 @@ pub struct Manifest {
     pub quantization: String,
     pub categories: Vec<CategoryEntry>,
     pub has_text_tower: bool,
+    /// CLIP alone, no adapters: the training-free mode (prompt ensembles over patch tokens).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub training_free: bool,
     pub files: Vec<FileEntry>,
 }
 
@@ -97,6 +100,9 @@ pub struct ExportOptions {
     pub precision: Precision,
     pub with_text_tower: bool,
     pub max_shard_bytes: usize,
+    /// The model is CLIP alone (training-free mode): its projection heads are written instead
+    /// of adapters.
+    pub training_free: bool,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -189,7 +195,11 @@ pub fn export_bundle<B: Backend>(
     options: &ExportOptions,
 ) -> (Manifest, Vec<(String, Vec<u8>)>) {
     let with_text = options.with_text_tower && model.text.is_some();
-    let store = super::save::store_from_model(model, with_text);
+    let store = if options.training_free {
+        super::save::clip_store(model, with_text)
+    } else {
+        super::save::store_from_model(model, with_text)
+    };
     let mut files = Vec::new();
     let (mut shard, mut scales, mut shard_bytes) = (Vec::new(), Vec::new(), 0usize);
     for (name, t) in store.iter() {
@@ -247,6 +257,7 @@ pub fn export_bundle<B: Backend>(
         },
         categories: categories.iter().map(|(c, _)| c.clone()).collect(),
         has_text_tower: with_text,
+        training_free: options.training_free,
         files: files.iter().map(|(n, b)| file_entry(n, b)).collect(),
     };
     (manifest, files)
@@ -416,7 +427,21 @@ pub fn load_bundle<B: Backend>(
     verify_files(manifest, files)?;
     let cfg = &manifest.config;
     let mut store = read_weights(manifest, files)?;
-    let model = load_acd_clip::<B>(&mut store, cfg, manifest.has_text_tower, device)?.fold();
+    let model = if manifest.training_free {
+        // CLIP alone: the towers with their projection heads, no adapters.
+        crate::model::AcdClip {
+            vision: super::load::load_vision(&mut store, &cfg.clip, device)?,
+            text: if manifest.has_text_tower {
+                Some(super::load::load_text(&mut store, &cfg.clip, device)?)
+            } else {
+                None
+            },
+            image_adapter: crate::model::ImageAdapter::empty(),
+            text_adapter: None,
+        }
+    } else {
+        load_acd_clip::<B>(&mut store, cfg, manifest.has_text_tower, device)?.fold()
+    };
     let text_bytes = files
         .get(TEXT_FILE)
         .ok_or_else(|| BundleError::MissingFile {
@@ -424,7 +449,12 @@ pub fn load_bundle<B: Backend>(
         })?;
     let st =
         SafeTensors::deserialize(text_bytes).map_err(|e| shard_error(TEXT_FILE, e.to_string()))?;
-    let (n, d) = (cfg.adapter.n_groups, cfg.clip.text.width);
+    // Training-free embeddings are CLIP text embeddings (projected); ACD-CLIP's are per group.
+    let (n, d) = if manifest.training_free {
+        (1, cfg.clip.embed_dim)
+    } else {
+        (cfg.adapter.n_groups, cfg.clip.text.width)
+    };
     let mut text_embeddings = Vec::new();
     for c in &manifest.categories {
         let name = format!("{CATEGORY_PREFIX}{}", c.key);

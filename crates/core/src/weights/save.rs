@@ -90,6 +90,19 @@ pub fn store_from_model<B: Backend>(model: &AcdClip<B>, with_text: bool) -> Tens
     store
 }
 
+/// CLIP alone with its projection heads (a training-free bundle): no adapters.
+pub fn clip_store<B: Backend>(model: &AcdClip<B>, with_text: bool) -> TensorStore {
+    let mut store = TensorStore::default();
+    let mut w = Writer { store: &mut store };
+    w.vision(&model.vision, true);
+    if with_text {
+        if let Some(t) = &model.text {
+            w.text_tower(t, true);
+        }
+    }
+    store
+}
+
 /// A training checkpoint: the adapters in the official trainable layout (the keys of
 /// `adapter_<epoch>.pth`: `image_adapter.lora_adapters.*`, `fusion_conv`, …) and, with
 /// `with_backbone`, both CLIP towers in open_clip names (for backbones trained by `acd train
