@@ -92,6 +92,9 @@ pub struct Args {
     pub backbone_lr: f64,
     #[arg(long)]
     pub no_augment: bool,
+    /// Linear learning-rate warm-up over this many steps (not in the paper; helps from scratch).
+    #[arg(long, default_value_t = 0)]
+    pub warmup_steps: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Validate after each epoch on procedural textures of this data seed (same --textures kinds).
@@ -245,6 +248,7 @@ fn run_with<B: Backend>(args: &Args, device: B::Device) -> anyhow::Result<ExitCo
         backbone_lr: args.backbone_lr,
         augment: !args.no_augment,
         seed: args.seed,
+        warmup_steps: args.warmup_steps,
         ..Recipe::default()
     };
     let command: Vec<String> = std::env::args().collect();
@@ -303,6 +307,14 @@ fn run_with<B: Backend>(args: &Args, device: B::Device) -> anyhow::Result<ExitCo
                 lr_image,
                 images_per_second
             ));
+            // Without a terminal (logs, CI) the bar is hidden: ten plain lines per epoch instead.
+            if bar.is_hidden() && *step % (steps / 10).max(1) == 0 {
+                eprintln!(
+                    "epoch {epoch}/{} step {step}/{steps}: {}",
+                    recipe.epochs,
+                    bar.message()
+                );
+            }
             log_lines.push(serde_json::json!({"event": "step", "epoch": epoch, "step": step, "losses": losses, "lr_image": lr_image, "images_per_second": images_per_second}).to_string());
         }
         Event::EpochEnd {

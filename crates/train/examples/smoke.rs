@@ -31,7 +31,7 @@ fn main() {
     let kinds: Vec<TextureKind> = TextureKind::all()[..nk].to_vec();
     let batch: usize = env("BATCH", 8);
     let steps: usize = env("STEPS", 200);
-    let spe = 50;
+    let spe = env("SPE", 50);
     let recipe = Recipe {
         epochs: steps.div_ceil(spe),
         batch_size: batch,
@@ -39,8 +39,10 @@ fn main() {
         image_lr: env("LR", 1e-3),
         text_lr: env("TLR", 5e-4),
         backbone_lr: env("BLR", 1e-3),
-        augment: true,
+        augment: env("AUG", 1) == 1,
         seed: 11,
+        warmup_steps: env("WARMUP", 0),
+        lr_gamma: env("GAMMA", 0.9),
         ..Recipe::default()
     };
     let dev = Default::default();

@@ -25,6 +25,10 @@ pub struct Recipe {
     pub augment: bool,
     /// Seed of the data order, augmentations and synthetic anomalies.
     pub seed: u64,
+    /// Not in the paper (0 there): linear learning-rate warm-up over the first steps, which
+    /// keeps a backbone trained from scratch from diverging early.
+    #[serde(default)]
+    pub warmup_steps: usize,
 }
 
 impl Default for Recipe {
@@ -40,6 +44,7 @@ impl Default for Recipe {
             backbone_lr: 2e-4,
             augment: true,
             seed: 0,
+            warmup_steps: 0,
         }
     }
 }
@@ -48,6 +53,15 @@ impl Recipe {
     /// The StepLR factor of a 1-based epoch.
     pub fn lr_factor(&self, epoch: usize) -> f64 {
         self.lr_gamma.powi(epoch.saturating_sub(1) as i32)
+    }
+
+    /// The warm-up factor of the 0-based optimisation step: (step + 1) / warmup_steps, then 1.
+    pub fn warmup_factor(&self, step: usize) -> f64 {
+        if step >= self.warmup_steps {
+            1.0
+        } else {
+            (step + 1) as f64 / self.warmup_steps as f64
+        }
     }
 }
 
@@ -61,5 +75,16 @@ mod tests {
         assert_eq!(r.lr_factor(1), 1.0);
         assert!((r.lr_factor(3) - 0.81).abs() < 1e-12);
         assert!((r.image_lr * r.lr_factor(20) - 1e-3 * 0.9f64.powi(19)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn warmup_is_linear_then_flat() {
+        let r = Recipe {
+            warmup_steps: 4,
+            ..Recipe::default()
+        };
+        let f: Vec<f64> = (0..6).map(|s| r.warmup_factor(s)).collect();
+        assert_eq!(f, vec![0.25, 0.5, 0.75, 1.0, 1.0, 1.0]);
+        assert_eq!(Recipe::default().warmup_factor(0), 1.0);
     }
 }

@@ -45,6 +45,8 @@ pub struct Trainer<B: AutodiffBackend> {
     tokenizer: ClipTokenizer,
     prompts: HashMap<String, (TokenBatch, TokenBatch)>,
     ops: MapOperators,
+    /// Optimisation steps taken (for the warm-up).
+    steps_done: usize,
 }
 
 /// Official Adam: betas (0.9, 0.999), eps 1e-8, no weight decay.
@@ -93,6 +95,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             opt_backbone: adam(),
             tokenizer: ClipTokenizer::new(),
             prompts: HashMap::new(),
+            steps_done: 0,
         })
     }
 
@@ -249,7 +252,8 @@ impl<B: AutodiffBackend> Trainer<B> {
         } else {
             None
         };
-        let f = self.recipe.lr_factor(epoch);
+        let f = self.recipe.lr_factor(epoch) * self.recipe.warmup_factor(self.steps_done);
+        self.steps_done += 1;
         let mut model = self
             .opt_image
             .step(self.recipe.image_lr * f, model, image_grads);

@@ -1,10 +1,10 @@
 //! A tiny ACD-CLIP (backbone trained from scratch too) learns synthetic anomalies on procedural
 //! textures in a few hundred steps: the loss falls and the pixel AUROC on held-out textures (a
-//! data seed never used in training) is well above chance. Runs on the CPU in about two minutes.
+//! data seed never used in training) is above 0.9. Runs on the CPU in about three minutes.
 //!
-//! Not yet the bar (0.9): from-scratch training of this size is unstable; two
-//! initialisations of the same 300-step run measured 0.65 and 0.90 mean pixel AUROC
-//! (docs/training.md).
+//! Patch 4 (a 16×16 grid) and a warm-up with a lower backbone rate make this reliable: with
+//! patch 8 (an 8×8 grid, which the domain's 7×7 test-time blur nearly covers) and no warm-up,
+//! three initialisations measured 0.90, 0.81 and 0.76 (docs/training.md).
 
 use acd_core::config::presets;
 use acd_core::{AcdClip, Detector};
@@ -26,7 +26,7 @@ fn tiny_model_learns_synthetic_anomalies() {
         .unwrap_or(300);
     let size = 64;
     let mut cfg = presets::tiny(size);
-    cfg.clip.vision.patch_size = 8;
+    cfg.clip.vision.patch_size = 4;
     let kinds = vec![TextureKind::Wood, TextureKind::Woven];
     let batch = 8;
     let steps_per_epoch = 50;
@@ -34,7 +34,8 @@ fn tiny_model_learns_synthetic_anomalies() {
         epochs: steps.div_ceil(steps_per_epoch),
         batch_size: batch,
         train_backbone: true,
-        backbone_lr: 1e-3,
+        backbone_lr: 3e-4,
+        warmup_steps: 50,
         lr_gamma: 0.9,
         seed: 11,
         augment: false,
@@ -105,5 +106,5 @@ fn tiny_model_learns_synthetic_anomalies() {
         .sum::<f64>()
         / run.classes.len() as f64;
     eprintln!("mean pixel AUROC {mean:.4}");
-    assert!(mean > 0.6, "held-out pixel AUROC {mean}");
+    assert!(mean > 0.9, "held-out pixel AUROC {mean}");
 }
