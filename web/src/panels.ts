@@ -97,6 +97,7 @@ export function renderModelCard(desc: HTMLElement, facts: HTMLElement, info: Mod
   add("Name", info.name);
   if (info.untrained) add("Weights", "untrained / random weights — not a detector", "bad");
   else add("Trained on", info.trainedOn ?? "not stated");
+  if (info.trainingFree) add("Adapters", "none: CLIP zero-shot (training-free prompt ensembles over patch tokens)");
   add("Backbone", info.backbone);
   add("Input size", `${info.imageSize} × ${info.imageSize} px (${info.grid} × ${info.grid} patches)`);
   add("Groups (N)", String(info.nGroups));

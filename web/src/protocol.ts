@@ -22,6 +22,8 @@ export interface ModelInfo {
   precision: string;
   categories: string[];
   hasTextTower: boolean;
+  /** CLIP alone, no adapters (`acd export --training-free`); absent in older modules. */
+  trainingFree?: boolean;
   backbone: string;
 }
 

@@ -58,6 +58,8 @@ export interface AcdInfo {
   precision: string;
   categories: string[];
   hasTextTower: boolean;
+  /** CLIP alone, no adapters (`acd export --training-free`). */
+  trainingFree: boolean;
   /** e.g. "ViT width 1024 · 24 layers · patch 14 · 518 px" */
   backbone: string;
 }
@@ -347,6 +349,7 @@ impl AcdModel {
         set(&o, "precision", precision);
         set(&o, "categories", self.categories());
         set(&o, "hasTextTower", m.has_text_tower);
+        set(&o, "trainingFree", m.training_free);
         set(
             &o,
             "backbone",
