@@ -112,7 +112,9 @@ pub fn evaluate<B: Backend>(
 }
 
 /// The category text of a class name: dataset classes keep their name (the prompts use their
-/// real names); generated names such as `woven_fabric` read as words.
+/// real names). Other names are used as written (`woven_fabric`): `Category::parse` keeps a custom
+/// name as its key, so the replacement below only applies to a dataset class written in another
+/// case. Trained models (the demo bundle) depend on this text: changing it changes their prompts.
 pub fn category_text(class_name: &str) -> String {
     if acd_core::prompts::Category::parse(class_name).key() == class_name {
         class_name.to_string()
