@@ -21,6 +21,18 @@ use acd_parity::official_fixture_dir;
 
 type Cpu = burn::backend::NdArray<f32>;
 
+/// The normal and abnormal prompt ensembles of the category "dark bottle", tokenized.
+fn dark_bottle_prompts() -> (TokenBatch, TokenBatch) {
+    let tok = ClipTokenizer::new();
+    let (n, a) = sentences("dark bottle");
+    let rows = |s: &[String]| {
+        s.iter()
+            .map(|t| tok.tokenize(t, CONTEXT_LENGTH).unwrap())
+            .collect::<Vec<_>>()
+    };
+    (TokenBatch::new(&rows(&n)), TokenBatch::new(&rows(&a)))
+}
+
 fn fixture_model() -> (
     AcdClip<Cpu>,
     acd_core::AcdClipConfig,
@@ -35,21 +47,9 @@ fn fixture_model() -> (
         .model;
     let device = Default::default();
     let model = load_acd_clip::<Cpu>(&mut store, &cfg, true, &device).unwrap();
-    let tok = ClipTokenizer::new();
-    let (n, a) = sentences("dark bottle");
-    let rows = |s: &[String]| {
-        s.iter()
-            .map(|t| tok.tokenize(t, CONTEXT_LENGTH).unwrap())
-            .collect::<Vec<_>>()
-    };
+    let (normal, abnormal) = dark_bottle_prompts();
     let emb = model
-        .class_embedding(
-            &cfg,
-            &TokenBatch::new(&rows(&n)),
-            &TokenBatch::new(&rows(&a)),
-            &device,
-            &mut Trace::off(),
-        )
+        .class_embedding(&cfg, &normal, &abnormal, &device, &mut Trace::off())
         .unwrap();
     let cats = vec![(
         CategoryEntry {
@@ -244,17 +244,11 @@ fn a_training_free_bundle_equals_the_direct_training_free_detector() {
     let device = Default::default();
     let model = acd_cli::model_source::clip_only_model::<Cpu>(&mut store(), &cfg, &device).unwrap();
     let mut direct = Detector::training_free(model.clone(), cfg.clone(), device);
-    let tok = ClipTokenizer::new();
-    let (n, a) = sentences("dark bottle");
-    let rows = |s: &[String]| {
-        s.iter()
-            .map(|t| tok.tokenize(t, CONTEXT_LENGTH).unwrap())
-            .collect::<Vec<_>>()
-    };
+    let (normal, abnormal) = dark_bottle_prompts();
     let emb = acd_core::training_free::class_embedding(
         model.text.as_ref().unwrap(),
-        &TokenBatch::new(&rows(&n)),
-        &TokenBatch::new(&rows(&a)),
+        &normal,
+        &abnormal,
         &device,
     )
     .unsqueeze::<3>();
