@@ -6,8 +6,12 @@ use clap::ValueEnum;
 pub enum BackendKind {
     /// CPU (burn-ndarray).
     Ndarray,
+    /// CPU (burn-flex: gemm-crate matmul, tiled attention, SIMD).
+    Flex,
     /// GPU through wgpu (Vulkan, Metal, DX12); needs the `wgpu` feature.
     Wgpu,
+    /// NVIDIA GPU through CUDA; needs the `cuda` feature.
+    Cuda,
 }
 
 pub type Cpu = burn::backend::NdArray<f32>;
@@ -22,6 +26,11 @@ macro_rules! with_backend {
                 let $device = burn::backend::ndarray::NdArrayDevice::Cpu;
                 $body
             }
+            $crate::backend::BackendKind::Flex => {
+                type $b = burn::backend::Flex;
+                let $device = burn::backend::flex::FlexDevice;
+                $body
+            }
             #[cfg(feature = "wgpu")]
             $crate::backend::BackendKind::Wgpu => {
                 type $b = burn::backend::Wgpu;
@@ -31,6 +40,16 @@ macro_rules! with_backend {
             #[cfg(not(feature = "wgpu"))]
             $crate::backend::BackendKind::Wgpu => {
                 anyhow::bail!("this `acd` was built without the wgpu backend: rebuild with `cargo build --release -p acd-cli --features wgpu`")
+            }
+            #[cfg(feature = "cuda")]
+            $crate::backend::BackendKind::Cuda => {
+                type $b = burn::backend::Cuda;
+                let $device = burn::backend::cuda::CudaDevice::default();
+                $body
+            }
+            #[cfg(not(feature = "cuda"))]
+            $crate::backend::BackendKind::Cuda => {
+                anyhow::bail!("this `acd` was built without the CUDA backend: rebuild with `cargo build --release -p acd-cli --features cuda`")
             }
         }
     }};

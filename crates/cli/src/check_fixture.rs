@@ -13,7 +13,8 @@ use crate::backend::BackendKind;
 pub struct Args {
     /// Fixture folder: config.json, weights.safetensors, io.safetensors, images/.
     pub dir: PathBuf,
-    #[arg(long, value_enum, default_value = "ndarray")]
+    /// Where to run: flex (the CPU default: gemm matmul, all cores), ndarray (CPU), wgpu, cuda.
+    #[arg(long, value_enum, default_value = "flex")]
     pub backend: BackendKind,
 }
 

@@ -37,7 +37,8 @@ pub struct Args {
     /// Overlay opacity of the map.
     #[arg(long, default_value_t = 0.5)]
     pub alpha: f32,
-    #[arg(long, value_enum, default_value = "ndarray")]
+    /// Where to run: flex (the CPU default: gemm matmul, all cores), ndarray (CPU), wgpu, cuda.
+    #[arg(long, value_enum, default_value = "flex")]
     pub backend: BackendKind,
     /// Largest image file accepted (bytes); larger files are reported and skipped.
     #[arg(long, default_value_t = acd_core::preprocess::DEFAULT_MAX_IMAGE_BYTES)]

@@ -44,7 +44,8 @@ pub struct Args {
     /// Undefined per-class values (a class with one label) count as 0 in the mean (the paper) or are skipped.
     #[arg(long, default_value = "zero")]
     pub missing: String,
-    #[arg(long, value_enum, default_value = "ndarray")]
+    /// Where to run: flex (the CPU default: gemm matmul, all cores), ndarray (CPU), wgpu, cuda.
+    #[arg(long, value_enum, default_value = "flex")]
     pub backend: crate::backend::BackendKind,
 }
 
