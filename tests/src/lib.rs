@@ -1,6 +1,7 @@
 //! The cross-backend parity harness: the core against the official-code fixtures and the
 //! open_clip / PIL references made by `scripts/make_reference.py`, on every backend built.
 
+pub mod backends;
 pub mod synthetic_weights;
 
 use std::path::PathBuf;

@@ -2,7 +2,7 @@
 //! io.safetensors is compared (or listed as not applicable) and all pass.
 
 use acd_cli::check_fixture::read_fixture;
-use acd_core::fixture::check;
+use acd_parity::backends::fixture_check_passes;
 use acd_parity::official_fixture_dir;
 
 type Cpu = burn::backend::NdArray<f32>;
@@ -10,22 +10,7 @@ type Cpu = burn::backend::NdArray<f32>;
 #[test]
 fn official_fixture_passes_on_cpu() {
     let dir = official_fixture_dir();
-    let files =
-        read_fixture(&dir).unwrap_or_else(|e| panic!("fixture at {}: {e:#}", dir.display()));
-    let lines = check::<Cpu>(&files, &Default::default()).expect("check runs");
-    let failed: Vec<_> = lines.iter().filter(|c| !c.passed()).collect();
-    for c in &failed {
-        eprintln!(
-            "FAIL {} max_abs {:.3e} tol {:.1e} {:?}",
-            c.name, c.max_abs, c.tolerance, c.error
-        );
-    }
-    assert!(
-        failed.is_empty(),
-        "{} of {} comparisons failed",
-        failed.len(),
-        lines.len()
-    );
+    let lines = fixture_check_passes::<Cpu>("ndarray", &Default::default());
 
     // Every io tensor appears, and only labels may be "not applicable".
     let io = std::fs::read(dir.join("io.safetensors")).unwrap();
