@@ -44,26 +44,29 @@ pub struct Args {
     /// Batch size for the throughput measurement (0 skips it).
     #[arg(long, default_value_t = 4)]
     pub batch: usize,
-    #[arg(long, value_enum, default_value = "ndarray")]
+    /// Where to run: flex (the CPU default: gemm matmul, all cores), ndarray (CPU), wgpu, cuda.
+    #[arg(long, value_enum, default_value = "flex")]
     pub backend: BackendKind,
     /// Also write the results as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
 }
 
-fn config(args: &Args) -> AcdClipConfig {
-    let (clip, default_size) = match args.preset {
+/// The configuration `acd bench` times (and `acd export --random-preset` writes): the preset's
+/// CLIP at `image_size` (default 518 for ViT-L/14-336, 224 otherwise) with N adapter groups.
+pub fn config(preset: Preset, image_size: Option<usize>, n_groups: usize) -> AcdClipConfig {
+    let (clip, default_size) = match preset {
         Preset::VitL14_336 => (presets::vit_l_14_336(518, Activation::Gelu), 518),
         Preset::VitB16 => (presets::vit_b_16(224, Activation::Gelu), 224),
         Preset::Tiny => (presets::tiny(224).clip, 224),
     };
-    let size = args.image_size.unwrap_or(default_size);
+    let size = image_size.unwrap_or(default_size);
     let mut clip = clip;
     clip.vision.image_size = size;
     AcdClipConfig {
         clip,
         adapter: AdapterConfig {
-            n_groups: args.n_groups,
+            n_groups,
             ..AdapterConfig::default()
         },
         domain: Domain::Industrial,
@@ -71,12 +74,33 @@ fn config(args: &Args) -> AcdClipConfig {
     }
 }
 
-/// Peak resident memory of this process (Linux `VmHWM`), in MiB.
-fn peak_rss_mib() -> Option<f64> {
+/// A line of `/proc/self/status` (Linux), in MiB: `VmHWM` (peak resident) or `VmRSS` (current).
+fn status_mib(key: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = status.lines().find(|l| l.starts_with(key))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// Restarts the peak-memory count from the current resident size (Linux `clear_refs` 5), so that
+/// the peak covers inference only, not building the random model (whose text tower is dropped
+/// first). scripts/bench_pytorch.py does the same, so both peaks mean the same thing.
+fn reset_peak_rss() -> bool {
+    std::fs::write("/proc/self/clear_refs", "5").is_ok()
+}
+
+/// Threads the CPU backend uses: rayon's pool (RAYON_NUM_THREADS) and matrixmultiply's
+/// (MATMUL_NUM_THREADS, default: physical cores).
+fn cpu_threads() -> serde_json::Value {
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
+    json!({
+        "available": cores,
+        "rayon": env("RAYON_NUM_THREADS").unwrap_or(cores),
+        "matmul": env("MATMUL_NUM_THREADS"),
+    })
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -89,14 +113,17 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 }
 
 fn run_with<B: Backend>(args: &Args, device: B::Device) -> anyhow::Result<ExitCode> {
-    let cfg = config(args);
+    let cfg = config(args.preset, args.image_size, args.n_groups);
     cfg.validate()?;
     B::seed(&device, 7);
     let t = Instant::now();
     let mut model = AcdClip::<B>::new(&cfg, &device);
     model.text = None; // the text side runs once per category, not per image
+    model.text_adapter = None;
     let model = model.fold();
     let build_ms = t.elapsed().as_secs_f64() * 1e3;
+    let resident_after_build = status_mib("VmRSS:");
+    let peak_is_inference_only = reset_peak_rss();
     let s = cfg.clip.vision.image_size;
     let (n, dt) = (cfg.adapter.n_groups, cfg.clip.text.width);
     let text = l2_normalize(Tensor::<B, 3>::random(
@@ -127,18 +154,20 @@ fn run_with<B: Backend>(args: &Args, device: B::Device) -> anyhow::Result<ExitCo
     times.sort_by(|a, b| a.total_cmp(b));
     let median = percentile(&times, 0.5);
     let throughput = (args.batch > 0).then(|| args.batch as f64 / (forward(args.batch) / 1e3));
-    let peak = peak_rss_mib();
+    let peak = status_mib("VmHWM:");
     let report = json!({
         "preset": format!("{:?}", args.preset),
         "image_size": s,
         "n_groups": n,
         "backend": format!("{:?}", args.backend),
-        "threads": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "threads": cpu_threads(),
         "build_ms": build_ms,
         "first_call_ms": first_ms,
         "latency_ms": { "median": median, "min": times[0], "max": times[times.len() - 1], "runs": times.len() },
         "throughput_images_per_s": throughput.map(|v| json!({"batch": args.batch, "value": v})),
+        "resident_after_build_mib": resident_after_build,
         "peak_rss_mib": peak,
+        "peak_rss_covers": if peak_is_inference_only { "inference (reset after building the model)" } else { "the whole process" },
     });
     println!(
         "preset            {:?} @ {s} px, N = {n}, backend {:?}",
@@ -155,8 +184,16 @@ fn run_with<B: Backend>(args: &Args, device: B::Device) -> anyhow::Result<ExitCo
     if let Some(tp) = throughput {
         println!("throughput        {tp:.2} images/s at batch {}", args.batch);
     }
+    if let Some(r) = resident_after_build {
+        println!("resident (model)  {r:.0} MiB after building (text tower dropped)");
+    }
     if let Some(p) = peak {
-        println!("peak memory       {p:.0} MiB (process high-water mark)");
+        let covers = if peak_is_inference_only {
+            "during inference"
+        } else {
+            "whole process"
+        };
+        println!("peak memory       {p:.0} MiB (high-water mark, {covers})");
     }
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?)?;

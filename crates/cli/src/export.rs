@@ -29,6 +29,10 @@ pub struct Args {
     /// Export a randomly initialised model of the `tiny` preset with this seed (for tests; labelled untrained).
     #[arg(long, conflicts_with_all = ["clip", "adapters", "fixture", "bundle"])]
     pub random_tiny: Option<u64>,
+    /// Export a randomly initialised model of this preset at --image-size, N = 4 (seed 0; for timing
+    /// the page, e.g. ViT-B/16 at 224; labelled untrained).
+    #[arg(long, value_enum, conflicts_with_all = ["clip", "adapters", "fixture", "bundle", "random_tiny"])]
+    pub random_preset: Option<crate::bench::Preset>,
     /// int8 (per-output-channel, f32 scales) for large matrices and f16 for the rest; or f16; or f32.
     #[arg(long, default_value = "int8")]
     pub precision: Precision,
@@ -92,6 +96,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (model, cfg, random) = if let Some(seed) = args.random_tiny {
         B::seed(&device, seed);
         let cfg = presets::tiny(args.model.image_size);
+        (AcdClip::<B>::new(&cfg, &device), cfg, true)
+    } else if let Some(preset) = args.random_preset {
+        B::seed(&device, 0);
+        let cfg = crate::bench::config(preset, Some(args.model.image_size), 4);
+        cfg.validate()?;
         (AcdClip::<B>::new(&cfg, &device), cfg, true)
     } else {
         if args.model.bundle.is_some() {

@@ -1,0 +1,76 @@
+// Browser timings for docs/benchmarks.md, run only when ACD_BENCH_OUT is set:
+//
+//   cd web && ACD_E2E_MODEL=demo ACD_BENCH_OUT=../bench-out/browser-demo.json npm run e2e -- bench
+//
+// For each backend of ACD_E2E_BACKENDS (default webgpu,cpu): a fresh browser loads the page with
+// ?backend=..., then detects one sample image ACD_BENCH_RUNS times (default 5). Recorded: the page's
+// own ready timings (wasm runtime, download, model init), the first detection and the later ones
+// (the worker's decode / text / forward / post-process split and the wall time seen by the test).
+import { writeFileSync } from "node:fs";
+import { afterAll, describe, expect, inject, it } from "vitest";
+import { Session } from "./helpers";
+
+const out = process.env.ACD_BENCH_OUT;
+const baseUrl = inject("baseUrl");
+const model = inject("model");
+const runs = Number(process.env.ACD_BENCH_RUNS ?? 5);
+const sample = process.env.ACD_BENCH_SAMPLE ?? "fabric-spot.png";
+const backends = (process.env.ACD_E2E_BACKENDS ?? "webgpu,cpu").split(",").filter(Boolean);
+
+interface Detection {
+  wallMs: number;
+  decodeMs: number;
+  textMs: number;
+  forwardMs: number;
+  postprocessMs: number;
+}
+
+const median = (v: number[]) => {
+  const s = [...v].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+const results: Record<string, unknown> = {};
+
+describe.skipIf(!out)("browser timings", () => {
+  afterAll(() => {
+    writeFileSync(out!, JSON.stringify({ model, sample, runs, chromium: process.env.ACD_CHROMIUM ?? "/usr/bin/chromium", results }, null, 2));
+  });
+
+  for (const backend of backends) it(`loads and detects on ${backend}`, { timeout: 3_600_000 }, async () => {
+    const s = await Session.open({ webgpu: true });
+    try {
+      const t0 = performance.now();
+      await s.goto(`${baseUrl}?model=${model}&backend=${backend}`);
+      const ready = await s.waitReady(1_800_000);
+      const loadMs = performance.now() - t0;
+      expect(ready.backend).toBe(backend);
+      const detections: Detection[] = [];
+      for (let i = 0; i <= runs; i++) {
+        const t = performance.now();
+        const r = await s.expectOutcome(() => s.page.click(`button[data-sample="${sample}"]`), 1_800_000);
+        const wallMs = performance.now() - t;
+        expect(r.ok, r.error ?? "").toBe(true);
+        const tm = await s.page.evaluate(() => (window as any).__acd.last.detection.timings);
+        detections.push({ wallMs, ...tm });
+      }
+      const [first, ...rest] = detections;
+      results[backend] = {
+        adapter: ready.adapter ?? null,
+        ready: { wallMs: loadMs, ...ready.timings },
+        firstDetection: first,
+        later: {
+          n: rest.length,
+          medianWallMs: median(rest.map((d) => d.wallMs)),
+          medianForwardMs: median(rest.map((d) => d.forwardMs)),
+          minWallMs: Math.min(...rest.map((d) => d.wallMs)),
+          maxWallMs: Math.max(...rest.map((d) => d.wallMs)),
+          all: rest,
+        },
+      };
+      console.log(`[${backend}] ${JSON.stringify(results[backend])}`);
+    } finally {
+      await s.close();
+    }
+  });
+});
