@@ -1,9 +1,8 @@
 //! The committed demo bundle (`www/models/demo`, trained by `acd train` on procedural textures)
 //! still detects: on held-out textures (data seed 1000, never used in training or validation)
-//! it measured mean pixel AUROC 0.9478 and image AUROC 0.9867 (docs/training.md). The issue's
-//! bar is 0.95 / 0.90: the pixel level is not reached yet, so this guards what the bundle does
-//! (0.94 / 0.90), and a re-trained bundle must at least keep it. The data spec is the one the demo
-//! was trained on.
+//! it measured mean pixel AUROC 0.9629 and image AUROC 0.9892 (docs/training.md); the issue's
+//! bar is 0.95 / 0.90, asserted here, so a re-trained bundle must meet it too. The data spec is
+//! the one the demo was trained on.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -63,6 +62,6 @@ fn demo_bundle_detects_held_out_synthetic_anomalies() {
     }
     eprintln!("mean: pixel AUROC {pixel:.4}, image AUROC {image:.4}");
     assert_eq!(run.classes.len(), 3);
-    assert!(pixel >= 0.94, "held-out pixel AUROC {pixel}");
+    assert!(pixel >= 0.95, "held-out pixel AUROC {pixel}");
     assert!(image >= 0.90, "held-out image AUROC {image}");
 }
