@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 
 use acd_cli::check_fixture::read_fixture;
-use acd_core::clip::tokenizer::{ClipTokenizer, CONTEXT_LENGTH};
+use acd_core::clip::tokenizer::ClipTokenizer;
+use acd_core::detector::prompt_tokens;
 use acd_core::fixture::FixtureConfig;
 use acd_core::model::{AcdClip, TokenBatch};
-use acd_core::prompts::sentences;
 use acd_core::trace::Trace;
 use acd_core::weights::bundle::{
     export_bundle, load_bundle, parse_manifest, BundleError, CategoryEntry, ExportOptions, Manifest,
@@ -23,14 +23,7 @@ type Cpu = burn::backend::NdArray<f32>;
 
 /// The normal and abnormal prompt ensembles of the category "dark bottle", tokenized.
 fn dark_bottle_prompts() -> (TokenBatch, TokenBatch) {
-    let tok = ClipTokenizer::new();
-    let (n, a) = sentences("dark bottle");
-    let rows = |s: &[String]| {
-        s.iter()
-            .map(|t| tok.tokenize(t, CONTEXT_LENGTH).unwrap())
-            .collect::<Vec<_>>()
-    };
-    (TokenBatch::new(&rows(&n)), TokenBatch::new(&rows(&a)))
+    prompt_tokens(&ClipTokenizer::new(), "dark bottle").unwrap()
 }
 
 fn fixture_model() -> (

@@ -2,14 +2,14 @@
 //! into the up-projections (spec §2.3), and one difference map instead of the per-group 2-channel
 //! blur → upsample → mean → softmax (spec §4.3), on randomly initialised models of several shapes.
 
-use acd_core::clip::tokenizer::{ClipTokenizer, CONTEXT_LENGTH};
+use acd_core::clip::tokenizer::ClipTokenizer;
 use acd_core::config::{
     AcdClipConfig, Activation, AdapterConfig, ClipConfig, ConfigError, Domain, TextConfig,
     VisionConfig,
 };
+use acd_core::detector::prompt_tokens;
 use acd_core::fusion_gateway::MapOperators;
-use acd_core::model::{AcdClip, TokenBatch};
-use acd_core::prompts::sentences;
+use acd_core::model::AcdClip;
 use acd_core::trace::Trace;
 use burn::tensor::{Distribution, Tensor};
 
@@ -59,21 +59,9 @@ fn check(cfg: &AcdClipConfig) {
     cfg.validate().unwrap();
     let device = Default::default();
     let model = AcdClip::<B>::new(cfg, &device);
-    let tok = ClipTokenizer::new();
-    let (n, a) = sentences("dark bottle");
-    let rows = |s: &[String]| {
-        s.iter()
-            .map(|t| tok.tokenize(t, CONTEXT_LENGTH).unwrap())
-            .collect::<Vec<_>>()
-    };
+    let (n, a) = prompt_tokens(&ClipTokenizer::new(), "dark bottle").unwrap();
     let text = model
-        .class_embedding(
-            cfg,
-            &TokenBatch::new(&rows(&n)),
-            &TokenBatch::new(&rows(&a)),
-            &device,
-            &mut Trace::off(),
-        )
+        .class_embedding(cfg, &n, &a, &device, &mut Trace::off())
         .unwrap();
     let s = cfg.clip.vision.image_size;
     let images = Tensor::<B, 4>::random([2, 3, s, s], Distribution::Normal(0.0, 1.0), &device);
