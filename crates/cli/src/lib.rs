@@ -7,6 +7,7 @@ pub mod data_args;
 pub mod detect;
 pub mod eval;
 pub mod export;
+pub mod heap;
 pub mod model_source;
 pub mod output;
 pub mod train;

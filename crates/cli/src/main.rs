@@ -34,6 +34,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    acd_cli::heap::keep_freed_buffers();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::CheckFixture(args) => check_fixture::run(args),

@@ -61,6 +61,10 @@ pub fn attention(
         "attention: key must be 4D, got {}D",
         key.layout().shape().num_dims()
     );
+    // acd-clip patch: no mask, bias or softcap in f32 goes to the parallel dense path.
+    if super::attention_dense::applies(&query, &key, &value, &mask, &attn_bias, &options) {
+        return super::attention_dense::attention_dense_f32(query, key, value, &options);
+    }
     let seq_q = query.layout().shape()[2];
     let seq_kv = key.layout().shape()[2];
     if seq_q * seq_kv <= NAIVE_SCORE_BUDGET {

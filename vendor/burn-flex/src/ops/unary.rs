@@ -55,8 +55,8 @@ where
 /// Apply a unary operation element-wise to a tensor.
 pub fn unary_op<F32Op, F64Op>(tensor: FlexTensor, f32_op: F32Op, f64_op: F64Op) -> FlexTensor
 where
-    F32Op: Fn(f32) -> f32 + Copy,
-    F64Op: Fn(f64) -> f64 + Copy,
+    F32Op: Fn(f32) -> f32 + Copy + Sync + Send,
+    F64Op: Fn(f64) -> f64 + Copy + Sync + Send,
 {
     let dtype = tensor.dtype();
 
@@ -69,11 +69,18 @@ where
     }
 }
 
+/// Elements from which an in-place unary op is split across threads, and the piece per task
+/// (acd-clip patch): below this, spawning costs more than the op.
+#[cfg(feature = "rayon")]
+const PARALLEL_UNARY_MIN: usize = 1 << 16;
+#[cfg(feature = "rayon")]
+const PARALLEL_UNARY_CHUNK: usize = 1 << 14;
+
 /// Generic unary operation for any element type.
 fn unary_op_typed<E, Op>(mut tensor: FlexTensor, op: Op) -> FlexTensor
 where
     E: burn_backend::Element + bytemuck::Pod,
-    Op: Fn(E) -> E,
+    Op: Fn(E) -> E + Sync + Send,
 {
     let n = tensor.layout().num_elements();
 
@@ -81,6 +88,15 @@ where
     if tensor.is_unique() && tensor.layout().is_contiguous() && tensor.layout().start_offset() == 0
     {
         let storage: &mut [E] = tensor.storage_mut();
+        // acd-clip patch: large tensors (a ViT's GELU input) on all cores.
+        #[cfg(feature = "rayon")]
+        if n >= PARALLEL_UNARY_MIN {
+            use rayon::prelude::*;
+            storage[..n]
+                .par_chunks_mut(PARALLEL_UNARY_CHUNK)
+                .for_each(|chunk| chunk.iter_mut().for_each(|x| *x = op(*x)));
+            return tensor;
+        }
         for x in storage[..n].iter_mut() {
             *x = op(*x);
         }

@@ -13,6 +13,9 @@
 #[cfg(feature = "simd")]
 pub mod kernels;
 
+// Vectorised exp for the softmax (acd-clip patch)
+pub mod exp;
+
 // SIMD-aligned memory allocation
 #[cfg(feature = "simd")]
 pub mod aligned;

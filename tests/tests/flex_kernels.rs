@@ -1,0 +1,196 @@
+//! The kernels patched into burn-flex (vendor/burn-flex/PATCHES.md), against references computed
+//! here in f64 and against burn-ndarray's independent implementation.
+
+use burn::backend::{Flex, NdArray};
+use burn::tensor::activation::gelu;
+use burn::tensor::backend::Backend;
+use burn::tensor::module::attention;
+use burn::tensor::ops::AttentionModuleOptions;
+use burn::tensor::{Tensor, TensorData};
+
+/// Deterministic values in [-2, 2) without a random generator (so the test data is the same on
+/// every platform).
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
+        })
+        .collect()
+}
+
+/// softmax(q kᵀ / √d [causal]) v in f64, with upstream's causal convention: row `i` sees keys
+/// `0..=i + (seq_kv − seq_q)`; a row that sees none is zero.
+#[allow(clippy::too_many_arguments)]
+fn reference(
+    q: &[f32],
+    k: &[f32],
+    v: &[f32],
+    (bh, seq_q, seq_kv, d): (usize, usize, usize, usize),
+    causal: bool,
+) -> Vec<f64> {
+    let mut out = vec![0f64; bh * seq_q * d];
+    let scale = 1.0 / (d as f64).sqrt();
+    for p in 0..bh {
+        for i in 0..seq_q {
+            let visible = if causal {
+                (i as isize + seq_kv as isize - seq_q as isize + 1).clamp(0, seq_kv as isize) as usize
+            } else {
+                seq_kv
+            };
+            let scores: Vec<f64> = (0..visible)
+                .map(|j| {
+                    (0..d)
+                        .map(|c| q[(p * seq_q + i) * d + c] as f64 * k[(p * seq_kv + j) * d + c] as f64)
+                        .sum::<f64>()
+                        * scale
+                })
+                .collect();
+            let max = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            let e: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
+            let sum: f64 = e.iter().sum();
+            for c in 0..d {
+                let o: f64 = (0..visible).map(|j| e[j] * v[(p * seq_kv + j) * d + c] as f64).sum();
+                out[(p * seq_q + i) * d + c] = if visible == 0 { 0.0 } else { o / sum };
+            }
+        }
+    }
+    out
+}
+
+/// q, k, v as the CLIP block makes them: heads split out of one packed `[b, t, 3·h·d]` projection
+/// by narrow + reshape + swap_dims, i.e. strided views, not contiguous tensors.
+fn packed_views<B: Backend>(
+    packed: &[f32],
+    (b, h, t, d): (usize, usize, usize, usize),
+    device: &B::Device,
+) -> [Tensor<B, 4>; 3] {
+    let qkv = Tensor::<B, 3>::from_data(TensorData::new(packed.to_vec(), [b, t, 3 * h * d]), device);
+    [0, 1, 2].map(|i| {
+        qkv.clone()
+            .narrow(2, i * h * d, h * d)
+            .reshape([b, t, h, d])
+            .swap_dims(1, 2)
+    })
+}
+
+/// Contiguous `[b, h, t, d]` copy of one of the packed parts, for the f64 reference.
+fn unpack(packed: &[f32], part: usize, (b, h, t, d): (usize, usize, usize, usize)) -> Vec<f32> {
+    let mut out = Vec::with_capacity(b * h * t * d);
+    for bi in 0..b {
+        for hi in 0..h {
+            for ti in 0..t {
+                let row = (bi * t + ti) * 3 * h * d + part * h * d + hi * d;
+                out.extend_from_slice(&packed[row..row + d]);
+            }
+        }
+    }
+    out
+}
+
+fn run_attention<B: Backend>(
+    q: Tensor<B, 4>,
+    k: Tensor<B, 4>,
+    v: Tensor<B, 4>,
+    causal: bool,
+) -> Vec<f32> {
+    let options = AttentionModuleOptions {
+        is_causal: causal,
+        ..Default::default()
+    };
+    // Through the same swap_dims + reshape the CLIP block applies to the output.
+    let out = attention(q, k, v, None, None, options);
+    let [b, h, t, d] = out.dims();
+    out.swap_dims(1, 2)
+        .reshape([b, t, h * d])
+        .reshape([b, t, h, d])
+        .swap_dims(1, 2)
+        .into_data()
+        .to_vec::<f32>()
+        .unwrap()
+}
+
+fn max_abs(a: &[f32], b: &[f64]) -> f64 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (*x as f64 - y).abs()).fold(0.0, f64::max)
+}
+
+/// Self-attention on packed, strided q/k/v: query rows over several 128-row blocks plus a partial
+/// one, a key count that is not a multiple of the 8-wide exp, with and without the causal mask.
+#[test]
+fn dense_attention_matches_f64_on_packed_heads() {
+    let dims = (2, 3, 261, 20); // b, h, t, d
+    let packed = values(dims.0 * dims.2 * 3 * dims.1 * dims.3, 7);
+    let (q, k, v) = (unpack(&packed, 0, dims), unpack(&packed, 1, dims), unpack(&packed, 2, dims));
+    for causal in [false, true] {
+        let want = reference(&q, &k, &v, (dims.0 * dims.1, dims.2, dims.2, dims.3), causal);
+        let [fq, fk, fv] = packed_views::<Flex>(&packed, dims, &Default::default());
+        let flex = run_attention(fq, fk, fv, causal);
+        let [nq, nk, nv] = packed_views::<NdArray>(&packed, dims, &Default::default());
+        let ndarray = run_attention(nq, nk, nv, causal);
+        assert!(max_abs(&flex, &want) < 2e-6, "flex causal={causal}: {}", max_abs(&flex, &want));
+        assert!(max_abs(&ndarray, &want) < 2e-6, "ndarray causal={causal}");
+    }
+}
+
+/// Cross-attention shapes (seq_kv ≠ seq_q) from contiguous tensors, including causal rows that see
+/// no key at all (seq_kv < seq_q), which must come out as zeros, not NaN.
+#[test]
+fn dense_attention_matches_f64_on_cross_shapes() {
+    let device = Default::default();
+    for (seq_q, seq_kv) in [(5, 300), (150, 9)] {
+        let (bh, d) = (2, 16);
+        let q = values(bh * seq_q * d, 1);
+        let k = values(bh * seq_kv * d, 2);
+        let v = values(bh * seq_kv * d, 3);
+        let t = |x: &[f32], s: usize| {
+            Tensor::<Flex, 4>::from_data(TensorData::new(x.to_vec(), [1, bh, s, d]), &device)
+        };
+        for causal in [false, true] {
+            let want = reference(&q, &k, &v, (bh, seq_q, seq_kv, d), causal);
+            let got = run_attention(t(&q, seq_q), t(&k, seq_kv), t(&v, seq_kv), causal);
+            assert!(got.iter().all(|x| x.is_finite()));
+            let err = max_abs(&got, &want);
+            assert!(err < 2e-6, "seq_q {seq_q} seq_kv {seq_kv} causal {causal}: {err}");
+        }
+    }
+}
+
+/// The vectorised exp: every numerator within 3e-7 relative of f64 exp (of the same f32 argument), the sum within 1e-6, for
+/// lengths that exercise the 8-wide body and the scalar tail, over the whole useful range.
+#[test]
+fn softmax_numerators_match_f64_exp() {
+    use burn_flex::simd::exp::softmax_numerators;
+    for len in [1usize, 7, 8, 9, 64, 1370] {
+        let row: Vec<f32> = (0..len)
+            .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 * 90.0 - 80.0)
+            .collect();
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let mut got = row.clone();
+        let sum = softmax_numerators(&mut got);
+        let mut want_sum = 0.0f64;
+        for (x, g) in row.iter().zip(&got) {
+            // exp of the f32 difference: the kernel cannot undo the rounding of `x − max`.
+            let want = ((*x - max) as f64).exp();
+            want_sum += want;
+            assert!((*g as f64 - want).abs() <= 3e-7 * want + 1e-37, "exp({x} - {max}) = {g}, want {want}");
+        }
+        assert!((sum as f64 - want_sum).abs() <= 1e-6 * want_sum, "{sum} vs {want_sum}");
+    }
+    assert_eq!(softmax_numerators(&mut []), 0.0);
+}
+
+/// GELU over a tensor large enough for the parallel in-place path equals burn-ndarray's.
+#[test]
+fn parallel_gelu_matches_ndarray() {
+    let n = 300_001;
+    let x = values(n, 11);
+    let flex = gelu(Tensor::<Flex, 1>::from_floats(x.as_slice(), &Default::default()));
+    let nd = gelu(Tensor::<NdArray, 1>::from_floats(x.as_slice(), &Default::default()));
+    let (a, b) = (flex.into_data().to_vec::<f32>().unwrap(), nd.into_data().to_vec::<f32>().unwrap());
+    let err = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+    assert!(err < 1e-6, "{err}");
+    // Not a no-op: GELU(-2) ≈ -0.0455, GELU(1) ≈ 0.8413.
+    assert!(a.iter().zip(&x).any(|(g, v)| (g - v).abs() > 0.5));
+}
