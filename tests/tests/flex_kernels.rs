@@ -157,6 +157,16 @@ fn dense_attention_matches_f64_on_cross_shapes() {
     }
 }
 
+/// No keys at all: zeros, as upstream's flash path gives, rather than a panic or NaN.
+#[test]
+fn attention_without_keys_is_zero() {
+    let device = Default::default();
+    let q = Tensor::<Flex, 4>::ones([1, 2, 3, 4], &device);
+    let kv = Tensor::<Flex, 4>::ones([1, 2, 0, 4], &device);
+    let out = run_attention(q, kv.clone(), kv, false);
+    assert_eq!(out, vec![0.0; 2 * 3 * 4]);
+}
+
 /// The vectorised exp: every numerator within 3e-7 relative of f64 exp (of the same f32 argument), the sum within 1e-6, for
 /// lengths that exercise the 8-wide body and the scalar tail, over the whole useful range.
 #[test]

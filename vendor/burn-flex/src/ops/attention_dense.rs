@@ -45,6 +45,9 @@ pub fn applies(
         && query.layout().shape().num_dims() == 4
         && key.layout().shape().num_dims() == 4
         && value.layout().shape().num_dims() == 4
+        // No keys (or an empty head): upstream's paths return zeros without dividing by anything.
+        && key.layout().shape()[2] > 0
+        && query.layout().shape()[3] > 0
 }
 
 /// Raw pointers handed to the tasks; every task writes a disjoint set of output rows.
