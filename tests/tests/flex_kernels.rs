@@ -11,10 +11,14 @@ use burn::tensor::{Tensor, TensorData};
 /// Deterministic values in [-2, 2) without a random generator (so the test data is the same on
 /// every platform).
 fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut s = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 2.0
         })
         .collect()
@@ -22,7 +26,6 @@ fn values(n: usize, seed: u64) -> Vec<f32> {
 
 /// softmax(q kᵀ / √d [causal]) v in f64, with upstream's causal convention: row `i` sees keys
 /// `0..=i + (seq_kv − seq_q)`; a row that sees none is zero.
-#[allow(clippy::too_many_arguments)]
 fn reference(
     q: &[f32],
     k: &[f32],
@@ -35,14 +38,17 @@ fn reference(
     for p in 0..bh {
         for i in 0..seq_q {
             let visible = if causal {
-                (i as isize + seq_kv as isize - seq_q as isize + 1).clamp(0, seq_kv as isize) as usize
+                (i as isize + seq_kv as isize - seq_q as isize + 1).clamp(0, seq_kv as isize)
+                    as usize
             } else {
                 seq_kv
             };
             let scores: Vec<f64> = (0..visible)
                 .map(|j| {
                     (0..d)
-                        .map(|c| q[(p * seq_q + i) * d + c] as f64 * k[(p * seq_kv + j) * d + c] as f64)
+                        .map(|c| {
+                            q[(p * seq_q + i) * d + c] as f64 * k[(p * seq_kv + j) * d + c] as f64
+                        })
                         .sum::<f64>()
                         * scale
                 })
@@ -51,7 +57,9 @@ fn reference(
             let e: Vec<f64> = scores.iter().map(|s| (s - max).exp()).collect();
             let sum: f64 = e.iter().sum();
             for c in 0..d {
-                let o: f64 = (0..visible).map(|j| e[j] * v[(p * seq_kv + j) * d + c] as f64).sum();
+                let o: f64 = (0..visible)
+                    .map(|j| e[j] * v[(p * seq_kv + j) * d + c] as f64)
+                    .sum();
                 out[(p * seq_q + i) * d + c] = if visible == 0 { 0.0 } else { o / sum };
             }
         }
@@ -66,7 +74,8 @@ fn packed_views<B: Backend>(
     (b, h, t, d): (usize, usize, usize, usize),
     device: &B::Device,
 ) -> [Tensor<B, 4>; 3] {
-    let qkv = Tensor::<B, 3>::from_data(TensorData::new(packed.to_vec(), [b, t, 3 * h * d]), device);
+    let qkv =
+        Tensor::<B, 3>::from_data(TensorData::new(packed.to_vec(), [b, t, 3 * h * d]), device);
     [0, 1, 2].map(|i| {
         qkv.clone()
             .narrow(2, i * h * d, h * d)
@@ -113,7 +122,10 @@ fn run_attention<B: Backend>(
 
 fn max_abs(a: &[f32], b: &[f64]) -> f64 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (*x as f64 - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (*x as f64 - y).abs())
+        .fold(0.0, f64::max)
 }
 
 /// Self-attention on packed, strided q/k/v: query rows over several 128-row blocks plus a partial
@@ -122,14 +134,28 @@ fn max_abs(a: &[f32], b: &[f64]) -> f64 {
 fn dense_attention_matches_f64_on_packed_heads() {
     let dims = (2, 3, 261, 20); // b, h, t, d
     let packed = values(dims.0 * dims.2 * 3 * dims.1 * dims.3, 7);
-    let (q, k, v) = (unpack(&packed, 0, dims), unpack(&packed, 1, dims), unpack(&packed, 2, dims));
+    let (q, k, v) = (
+        unpack(&packed, 0, dims),
+        unpack(&packed, 1, dims),
+        unpack(&packed, 2, dims),
+    );
     for causal in [false, true] {
-        let want = reference(&q, &k, &v, (dims.0 * dims.1, dims.2, dims.2, dims.3), causal);
+        let want = reference(
+            &q,
+            &k,
+            &v,
+            (dims.0 * dims.1, dims.2, dims.2, dims.3),
+            causal,
+        );
         let [fq, fk, fv] = packed_views::<Flex>(&packed, dims, &Default::default());
         let flex = run_attention(fq, fk, fv, causal);
         let [nq, nk, nv] = packed_views::<NdArray>(&packed, dims, &Default::default());
         let ndarray = run_attention(nq, nk, nv, causal);
-        assert!(max_abs(&flex, &want) < 2e-6, "flex causal={causal}: {}", max_abs(&flex, &want));
+        assert!(
+            max_abs(&flex, &want) < 2e-6,
+            "flex causal={causal}: {}",
+            max_abs(&flex, &want)
+        );
         assert!(max_abs(&ndarray, &want) < 2e-6, "ndarray causal={causal}");
     }
 }
@@ -152,7 +178,10 @@ fn dense_attention_matches_f64_on_cross_shapes() {
             let got = run_attention(t(&q, seq_q), t(&k, seq_kv), t(&v, seq_kv), causal);
             assert!(got.iter().all(|x| x.is_finite()));
             let err = max_abs(&got, &want);
-            assert!(err < 2e-6, "seq_q {seq_q} seq_kv {seq_kv} causal {causal}: {err}");
+            assert!(
+                err < 2e-6,
+                "seq_q {seq_q} seq_kv {seq_kv} causal {causal}: {err}"
+            );
         }
     }
 }
@@ -184,9 +213,15 @@ fn softmax_numerators_match_f64_exp() {
             // exp of the f32 difference: the kernel cannot undo the rounding of `x − max`.
             let want = ((*x - max) as f64).exp();
             want_sum += want;
-            assert!((*g as f64 - want).abs() <= 3e-7 * want + 1e-37, "exp({x} - {max}) = {g}, want {want}");
+            assert!(
+                (*g as f64 - want).abs() <= 3e-7 * want + 1e-37,
+                "exp({x} - {max}) = {g}, want {want}"
+            );
         }
-        assert!((sum as f64 - want_sum).abs() <= 1e-6 * want_sum, "{sum} vs {want_sum}");
+        assert!(
+            (sum as f64 - want_sum).abs() <= 1e-6 * want_sum,
+            "{sum} vs {want_sum}"
+        );
     }
     assert_eq!(softmax_numerators(&mut []), 0.0);
 }
@@ -196,10 +231,23 @@ fn softmax_numerators_match_f64_exp() {
 fn parallel_gelu_matches_ndarray() {
     let n = 300_001;
     let x = values(n, 11);
-    let flex = gelu(Tensor::<Flex, 1>::from_floats(x.as_slice(), &Default::default()));
-    let nd = gelu(Tensor::<NdArray, 1>::from_floats(x.as_slice(), &Default::default()));
-    let (a, b) = (flex.into_data().to_vec::<f32>().unwrap(), nd.into_data().to_vec::<f32>().unwrap());
-    let err = a.iter().zip(&b).map(|(p, q)| (p - q).abs()).fold(0.0, f32::max);
+    let flex = gelu(Tensor::<Flex, 1>::from_floats(
+        x.as_slice(),
+        &Default::default(),
+    ));
+    let nd = gelu(Tensor::<NdArray, 1>::from_floats(
+        x.as_slice(),
+        &Default::default(),
+    ));
+    let (a, b) = (
+        flex.into_data().to_vec::<f32>().unwrap(),
+        nd.into_data().to_vec::<f32>().unwrap(),
+    );
+    let err = a
+        .iter()
+        .zip(&b)
+        .map(|(p, q)| (p - q).abs())
+        .fold(0.0, f32::max);
     assert!(err < 1e-6, "{err}");
     // Not a no-op: GELU(-2) ≈ -0.0455, GELU(1) ≈ 0.8413.
     assert!(a.iter().zip(&x).any(|(g, v)| (g - v).abs() > 0.5));

@@ -6,7 +6,7 @@ use clap::ValueEnum;
 pub enum BackendKind {
     /// CPU (burn-ndarray).
     Ndarray,
-    /// CPU (burn-flex: gemm-crate matmul, tiled attention, SIMD).
+    /// CPU (burn-flex, patched in vendor/burn-flex: gemm-crate matmul, parallel attention, SIMD).
     Flex,
     /// GPU through wgpu (Vulkan, Metal, DX12); needs the `wgpu` feature.
     Wgpu,
