@@ -48,6 +48,7 @@ fn fixture_model() -> (
         CategoryEntry {
             key: "bottle".into(),
             real_name: "dark bottle".into(),
+            reference: None,
         },
         emb,
     )];
@@ -250,6 +251,7 @@ fn a_training_free_bundle_equals_the_direct_training_free_detector() {
         CategoryEntry {
             key: "bottle".into(),
             real_name: "dark bottle".into(),
+            reference: None,
         },
         emb,
     )];

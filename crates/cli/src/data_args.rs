@@ -24,6 +24,11 @@ pub struct TextureArgs {
     /// Smallest synthetic anomaly as a fraction of the image.
     #[arg(long, default_value_t = 0.001)]
     pub min_anomaly_area: f32,
+    /// Product mode (evaluation): each class is one texture instance, like one product photographed
+    /// at different places; its images are disjoint windows of one long texture (references for
+    /// --shots come from windows no test image uses). Default: every image a new random instance.
+    #[arg(long)]
+    pub texture_product: bool,
 }
 
 impl TextureArgs {

@@ -46,6 +46,43 @@ pub struct Args {
     /// Largest image accepted (width × height, checked from the header before decoding).
     #[arg(long, default_value_t = acd_core::preprocess::DEFAULT_MAX_IMAGE_PIXELS)]
     pub max_image_pixels: u64,
+    /// Few-shot mode: normal images of this category (a folder or files; repeat the option for
+    /// more). Their patch features become a normal-reference memory that the maps and scores use
+    /// (replacing the bundle's own memory for this category), and images far outside it are called
+    /// outside what the model knows.
+    #[arg(long)]
+    pub reference: Vec<PathBuf>,
+    /// Patches kept per visual group in the memory (a seeded greedy coreset above it).
+    #[arg(long, default_value_t = acd_core::reference::DEFAULT_MAX_PATCHES)]
+    pub coreset: usize,
+    /// Seed of the memory's coreset and of its normal-limit estimate.
+    #[arg(long, default_value_t = 0)]
+    pub reference_seed: u64,
+    /// Which patch features the memory keeps: patch-embedding, group-tokens or both.
+    #[arg(long, default_value = "patch-embedding", value_parser = parse_features)]
+    pub reference_features: acd_core::reference::ReferenceFeatures,
+}
+
+pub fn parse_features(s: &str) -> Result<acd_core::reference::ReferenceFeatures, String> {
+    acd_core::reference::ReferenceFeatures::parse(s)
+        .ok_or_else(|| format!("{s:?}: use patch-embedding, group-tokens or both"))
+}
+
+/// Decodes every reference image (a bad one stops the run before any image is analysed).
+pub fn read_references(
+    inputs: &[PathBuf],
+    limits: &acd_core::preprocess::DecodeLimits,
+) -> anyhow::Result<Vec<acd_core::preprocess::RgbImage>> {
+    let files = collect_images(inputs)?;
+    files
+        .iter()
+        .map(|p| {
+            let bytes =
+                std::fs::read(p).with_context(|| format!("reading reference {}", p.display()))?;
+            acd_core::preprocess::decode_image(&bytes, limits)
+                .with_context(|| format!("reference image {}", p.display()))
+        })
+        .collect()
 }
 
 fn collect_images(inputs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
@@ -136,6 +173,27 @@ fn run_with<B: Backend>(
     };
     let load_ms = t.elapsed().as_secs_f64() * 1000.0;
     eprintln!("model loaded in {load_ms:.0} ms");
+    if !args.reference.is_empty() {
+        let t = Instant::now();
+        let refs = read_references(&args.reference, &detector.limits)?;
+        let options = acd_core::reference::BuildOptions {
+            max_patches: args.coreset,
+            seed: args.reference_seed,
+            features: args.reference_features,
+        };
+        let memory = detector.build_reference(&refs, &options)?;
+        let info = detector.set_reference(
+            &args.category,
+            memory,
+            acd_core::reference::ReferenceSource::User,
+        )?;
+        eprintln!(
+            "reference memory: {} normal images, {:?} patches per group, built in {:.0} ms",
+            info.images,
+            info.patches,
+            t.elapsed().as_secs_f64() * 1000.0
+        );
+    }
     let bar = if images.len() > 1 {
         let bar = ProgressBar::new(images.len() as u64);
         bar.set_style(
@@ -230,9 +288,24 @@ fn detect_one<B: Backend>(
         "map": map_path.display().to_string(),
         "timings_ms": det.timings,
     });
+    if let Some(r) = &det.reference {
+        line["reference"] = json!(r);
+    }
+    let outside = det.domain.is_some_and(|d| d.outside);
+    if let Some(d) = &det.domain {
+        line["domain"] = json!(d);
+    }
+    if outside {
+        line["note"] = json!(format!(
+            "outside what this model knows for {}",
+            args.category
+        ));
+    }
     if let Some(t) = args.threshold {
         line["threshold"] = json!(t);
-        line["verdict"] = json!(if det.score >= t {
+        line["verdict"] = json!(if outside {
+            "outside"
+        } else if det.score >= t {
             "anomalous"
         } else {
             "normal"

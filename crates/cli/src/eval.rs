@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use acd_eval::report::Miss;
 use acd_eval::{Missing, Report};
-use acd_train::evaluation::{evaluate, write_dump, EvalImage, ImageResult};
+use acd_train::evaluation::{evaluate_as, write_dump, EvalImage, ImageResult};
 use acd_train::sources::{dataset_eval_set, texture_eval_set};
 use anyhow::{bail, Context};
 use burn::tensor::backend::Backend;
@@ -47,6 +47,23 @@ pub struct Args {
     /// Where to run: flex (the CPU default: gemm matmul, all cores), ndarray (CPU), wgpu, cuda.
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: crate::backend::BackendKind,
+    /// Few-shot mode: evaluate zero-shot and then with a normal-reference memory of K normal images
+    /// per class for each K given (comma separated, e.g. 1,2,4,8). References come from the
+    /// dataset's normal training images, or are held out of its normal test images (folder
+    /// datasets: the same max(K) images are held out of every row), or for --textures from a data
+    /// seed derived from --texture-seed and --shot-seed; never from the test images.
+    #[arg(long, value_delimiter = ',')]
+    pub shots: Vec<usize>,
+    /// Detect every class as this category (its prompts, or its text embedding in a bundle) instead
+    /// of the class's own name: for a bundle without a text tower on classes it has no embedding for.
+    #[arg(long)]
+    pub category: Option<String>,
+    /// Seed of the reference draw (and of the memory's coreset).
+    #[arg(long, default_value_t = 0)]
+    pub shot_seed: u64,
+    /// Which patch features the --shots memories keep: patch-embedding, group-tokens or both.
+    #[arg(long, default_value = "patch-embedding", value_parser = crate::detect::parse_features)]
+    pub reference_features: acd_core::reference::ReferenceFeatures,
 }
 
 /// Small copies kept for the report's overlays.
@@ -73,6 +90,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         other => bail!("--missing {other:?}: use zero or skip"),
     };
     let source = model_source::source(&args.model)?;
+    if !args.shots.is_empty() {
+        return crate::with_backend!(args.backend, |B, device| crate::shots::run_shots::<B>(
+            &args, source, missing, device
+        ));
+    }
     crate::with_backend!(args.backend, |B, device| run_with::<B>(
         &args, source, missing, device
     ))
@@ -95,6 +117,10 @@ fn run_with<B: Backend>(
     let (images, total): (Box<dyn Iterator<Item = _>>, usize) = match (&dataset, &spec) {
         (Some(_), Some(_)) => bail!("give either --dataset or --textures, not both"),
         (Some(ds), None) => (Box::new(dataset_eval_set(ds)), ds.samples().len()),
+        (None, Some(sp)) if args.textures.texture_product => (
+            Box::new(acd_train::sources::product_eval_set(sp.clone())),
+            sp.kinds.len() * (sp.normal_per_class + sp.anomalous_per_class),
+        ),
         (None, Some(sp)) => (
             Box::new(texture_eval_set(sp)),
             sp.kinds.len() * (sp.normal_per_class + sp.anomalous_per_class),
@@ -109,11 +135,17 @@ fn run_with<B: Backend>(
         .expect("valid template"),
     );
     let mut thumbs: Vec<Thumb> = Vec::new();
-    let run = evaluate(&mut detector, images, args.fpr_limit, &mut |item, r| {
-        bar.inc(1);
-        bar.set_message(r.class_name.clone());
-        thumbs.push(thumbnail(item, r, map_size));
-    })?;
+    let run = evaluate_as(
+        &mut detector,
+        images,
+        args.fpr_limit,
+        args.category.as_deref(),
+        &mut |item, r| {
+            bar.inc(1);
+            bar.set_message(r.class_name.clone());
+            thumbs.push(thumbnail(item, r, map_size));
+        },
+    )?;
     bar.finish_and_clear();
     let mut settings = serde_json::Map::new();
     settings.insert("model".into(), serde_json::to_value(detector.config())?);

@@ -10,4 +10,6 @@ pub mod export;
 pub mod heap;
 pub mod model_source;
 pub mod output;
+pub mod shots;
+pub mod textures;
 pub mod train;

@@ -1,6 +1,6 @@
 //! `acd`: ACD-CLIP anomaly detection from the command line.
 
-use acd_cli::{bench, check_fixture, detect, eval, export, train};
+use acd_cli::{bench, check_fixture, detect, eval, export, textures, train};
 
 use std::process::ExitCode;
 
@@ -31,6 +31,8 @@ enum Command {
     Eval(eval::Args),
     /// Measure latency, first-call time, throughput and peak memory (random weights).
     Bench(bench::Args),
+    /// Write the project's procedural textures as an image folder (normal references, test sets).
+    Textures(textures::Args),
 }
 
 fn main() -> ExitCode {
@@ -43,6 +45,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Textures(args) => textures::run(args),
     };
     match result {
         Ok(code) => code,

@@ -12,6 +12,12 @@ use crate::fusion_gateway::MapOperators;
 use crate::model::{AcdClip, TokenBatch};
 use crate::preprocess::{decode_image, normalize, resize_rgb, DecodeLimits, RgbImage};
 use crate::prompts::{sentences, Category};
+use crate::reference::memory::{ImageFeatures, ReferenceError};
+use crate::reference::scoring::{far_fraction, reference_anomaly};
+use crate::reference::{
+    BuildOptions, DeviceReference, DomainCheck, ReferenceInfo, ReferenceMemory, ReferenceSource,
+    REFERENCE_WEIGHT,
+};
 use crate::resample::resize_bilinear_f32;
 use crate::trace::Trace;
 
@@ -51,6 +57,12 @@ pub struct Detection {
     /// Per group: sigmoid of the abnormal−normal logits at grid size `g²`.
     pub group_maps: Vec<Vec<f32>>,
     pub grid: usize,
+    /// The normal-reference memory this detection used (its score and map include it), if any.
+    pub reference: Option<ReferenceInfo>,
+    /// The out-of-domain check against that memory; `None` without a memory.
+    pub domain: Option<DomainCheck>,
+    /// The reference anomaly `1 − 2^(−r)` at grid size `g²` (empty without a memory).
+    pub reference_map: Vec<f32>,
     pub timings: Timings,
 }
 
@@ -65,6 +77,10 @@ pub struct Detector<B: Backend> {
     clock: Clock,
     /// Plain CLIP without adapters (`training_free` module): no groups, no gate.
     training_free: bool,
+    /// Active normal-reference memories by category key.
+    references: HashMap<String, DeviceReference<B>>,
+    /// The bundle's own memories (with their `domain_only` flag), restored by `clear_reference`.
+    bundle_references: HashMap<String, (ReferenceMemory, bool)>,
 }
 
 impl<B: Backend> Detector<B> {
@@ -83,6 +99,8 @@ impl<B: Backend> Detector<B> {
             limits: DecodeLimits::default(),
             clock: no_clock,
             training_free: false,
+            references: HashMap::new(),
+            bundle_references: HashMap::new(),
         }
     }
 
@@ -168,7 +186,201 @@ impl<B: Backend> Detector<B> {
         for (key, emb) in bundle.text_embeddings {
             d.insert_text_embedding(&key, emb);
         }
+        for (key, memory, domain_only) in bundle.references {
+            d.bundle_references
+                .insert(key.clone(), (memory.clone(), domain_only));
+            let r = DeviceReference::new(memory, ReferenceSource::Bundle, domain_only, &d.device);
+            d.references.insert(key, r);
+        }
         d
+    }
+
+    // ---- normal-reference memory (few-shot mode, `reference` module) ---------------------------
+
+    /// Makes `memory` the active memory of `category` (checked against this model).
+    pub fn set_reference(
+        &mut self,
+        category: &str,
+        memory: ReferenceMemory,
+        source: ReferenceSource,
+    ) -> Result<ReferenceInfo, Error> {
+        memory.check_fits(&self.config, self.training_free)?;
+        let r = DeviceReference::new(memory, source, false, &self.device);
+        let info = r.info.clone();
+        self.references.insert(Category::parse(category).key(), r);
+        Ok(info)
+    }
+
+    /// Patches per side of the model's grid.
+    pub fn grid(&self) -> usize {
+        self.ops.grid
+    }
+
+    /// Forgets a user memory of `category`; the bundle's own memory (if any) is active again.
+    pub fn clear_reference(&mut self, category: &str) {
+        let key = Category::parse(category).key();
+        self.references.remove(&key);
+        if let Some((m, domain_only)) = self.bundle_references.get(&key) {
+            let r = DeviceReference::new(
+                m.clone(),
+                ReferenceSource::Bundle,
+                *domain_only,
+                &self.device,
+            );
+            self.references.insert(key, r);
+        }
+    }
+
+    /// Switches `category` to zero-shot: no memory, not even the bundle's (until `clear_reference`).
+    pub fn remove_reference(&mut self, category: &str) {
+        self.references.remove(&Category::parse(category).key());
+    }
+
+    /// The active memory of `category`.
+    pub fn reference(&self, category: &str) -> Option<&DeviceReference<B>> {
+        self.references.get(&Category::parse(category).key())
+    }
+
+    /// The bundle's own memories by category key, with their `domain_only` flag.
+    pub fn bundle_references(&self) -> &HashMap<String, (ReferenceMemory, bool)> {
+        &self.bundle_references
+    }
+
+    /// The levels of patch features `features` names, `[B, L, D]` each: the patch embedding of
+    /// `x` first (computed here when asked), then the group tokens given.
+    fn reference_levels(
+        &self,
+        features: crate::reference::ReferenceFeatures,
+        x: Option<Tensor<B, 4>>,
+        groups: &[Tensor<B, 3>],
+    ) -> Vec<Tensor<B, 3>> {
+        let mut levels = Vec::new();
+        if features.uses_embedding() {
+            if let Some(x) = x {
+                levels.push(self.model.vision.patch_embedding(x));
+            }
+        }
+        if features.uses_groups() {
+            levels.extend(groups.iter().cloned());
+        }
+        levels
+    }
+
+    /// The patch features of a normalised `[3, S, S]` input that a memory of kind `features`
+    /// keeps, packed flat (one read-back).
+    fn reference_features_packed(
+        &self,
+        input: Vec<f32>,
+        features: crate::reference::ReferenceFeatures,
+    ) -> Result<Tensor<B, 1>, Error> {
+        let s = self.config.clip.vision.image_size;
+        if input.len() != 3 * s * s {
+            return Err(Error::InputShape {
+                found: vec![input.len()],
+                expected: vec![3, s, s],
+            });
+        }
+        let x = Tensor::<B, 4>::from_data(TensorData::new(input, [1, 3, s, s]), &self.device);
+        let groups = if !features.uses_groups() {
+            Vec::new()
+        } else if self.training_free {
+            vec![crate::training_free::patch_tokens(
+                &self.model.vision,
+                x.clone(),
+            )]
+        } else {
+            self.model
+                .forward_vision(&self.config, x.clone(), &mut Trace::off())
+                .tokens
+        };
+        let flat: Vec<Tensor<B, 1>> = self
+            .reference_levels(features, Some(x), &groups)
+            .into_iter()
+            .map(|t| {
+                let n: usize = t.dims().iter().product();
+                t.reshape([n])
+            })
+            .collect();
+        Ok(Tensor::cat(flat, 0))
+    }
+
+    fn split_features(
+        &self,
+        values: Vec<f32>,
+        features: crate::reference::ReferenceFeatures,
+    ) -> Result<ImageFeatures, Error> {
+        let l = self.ops.grid * self.ops.grid;
+        let dims = features.dims(&self.config, self.training_free);
+        let total: usize = dims.iter().map(|d| d * l).sum();
+        if values.len() != total {
+            return Err(Error::Backend(format!(
+                "read {} feature values, expected {total}",
+                values.len()
+            )));
+        }
+        let mut rest = values.as_slice();
+        Ok(dims
+            .iter()
+            .map(|d| {
+                let (head, tail) = rest.split_at(d * l);
+                rest = tail;
+                head.to_vec()
+            })
+            .collect())
+    }
+
+    /// The patch features a memory of kind `features` keeps, for one decoded image.
+    pub fn reference_features(
+        &mut self,
+        image: &RgbImage,
+        features: crate::reference::ReferenceFeatures,
+    ) -> Result<ImageFeatures, Error> {
+        let packed = self.reference_features_packed(self.model_input(image), features)?;
+        let values = packed
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .map_err(|e| Error::Backend(format!("{e:?}")))?;
+        self.split_features(values, features)
+    }
+
+    /// `reference_features` from encoded bytes, for backends that read back asynchronously.
+    pub async fn reference_features_async(
+        &mut self,
+        image_bytes: &[u8],
+        features: crate::reference::ReferenceFeatures,
+    ) -> Result<ImageFeatures, Error> {
+        let image = decode_image(image_bytes, &self.limits)?;
+        let packed = self.reference_features_packed(self.model_input(&image), features)?;
+        let values = packed
+            .into_data_async()
+            .await
+            .map_err(|e| Error::Backend(format!("{e:?}")))?
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .map_err(|e| Error::Backend(format!("{e:?}")))?;
+        self.split_features(values, features)
+    }
+
+    /// Builds a memory from decoded normal images (not yet active: see `set_reference`).
+    pub fn build_reference(
+        &mut self,
+        images: &[RgbImage],
+        options: &BuildOptions,
+    ) -> Result<ReferenceMemory, Error> {
+        let mut features = Vec::with_capacity(images.len());
+        for (i, img) in images.iter().enumerate() {
+            features.push(
+                self.reference_features(img, options.features)
+                    .map_err(|e| {
+                        Error::Reference(ReferenceError::Image {
+                            image: i,
+                            reason: e.to_string(),
+                        })
+                    })?,
+            );
+        }
+        Ok(ReferenceMemory::build(&features, self.ops.grid, options)?)
     }
 
     /// Runs the model on a normalised `[3, S, S]` input; every result is packed into one flat
@@ -185,6 +397,11 @@ impl<B: Backend> Detector<B> {
         let text = self.text_embedding(category)?;
         let t1 = (self.clock)();
         let x = Tensor::<B, 4>::from_data(TensorData::new(input, [1, 3, s, s]), &self.device);
+        let reference = self.references.get(&Category::parse(category).key());
+        // The patch embedding is computed only when the active memory uses it.
+        let x_for_reference = reference
+            .filter(|r| r.memory.features.uses_embedding())
+            .map(|_| x.clone());
         if self.training_free {
             let [_, e, _] = text.dims();
             let pred = crate::training_free::predict(
@@ -195,17 +412,20 @@ impl<B: Backend> Detector<B> {
                 true,
                 self.config.domain.score_weight(),
             );
-            let n: usize = pred.map.dims().iter().product();
             let g = self.ops.grid;
-            let packed = Tensor::cat(
-                vec![
-                    pred.score,
-                    pred.p_cls,
-                    pred.map.reshape([n]),
-                    burn::tensor::activation::sigmoid(pred.patch_logits).reshape([g * g]),
-                ],
-                0,
-            );
+            let levels = reference.map(|r| {
+                self.reference_levels(r.memory.features, x_for_reference, &[pred.patch_tokens])
+            });
+            let (score, map, extra) = self.with_reference(reference, levels, pred.score, pred.map);
+            let n: usize = map.dims().iter().product();
+            let mut parts = vec![
+                score,
+                pred.p_cls,
+                map.reshape([n]),
+                burn::tensor::activation::sigmoid(pred.patch_logits).reshape([g * g]),
+            ];
+            parts.extend(extra);
+            let packed = Tensor::cat(parts, 0);
             let forward_ms = (self.clock)() - t1;
             return Ok((
                 packed,
@@ -233,13 +453,17 @@ impl<B: Backend> Detector<B> {
             let n: usize = t.dims().iter().product();
             t.reshape([n])
         };
-        let mut parts = vec![pred.score, pred.p_cls, flat(pred.map)];
+        let levels = reference
+            .map(|r| self.reference_levels(r.memory.features, x_for_reference, &features.tokens));
+        let (score, map, extra) = self.with_reference(reference, levels, pred.score, pred.map);
+        let mut parts = vec![score, pred.p_cls, flat(map)];
         parts.extend(pred.gate_weights.into_iter().map(flat));
         parts.extend(
             pred.group_logits
                 .into_iter()
                 .map(|g| flat(burn::tensor::activation::sigmoid(g))),
         );
+        parts.extend(extra);
         let packed = Tensor::cat(parts, 0);
         Ok((
             packed,
@@ -252,8 +476,46 @@ impl<B: Backend> Detector<B> {
         ))
     }
 
+    /// Combines the zero-shot score `[1]` and map `[1, S, S]` with the reference anomaly
+    /// (`reference` module: `½·zero-shot + ½·reference`). Returns the new score and map and the
+    /// values to pack after the rest: the far fraction `[1]` and the reference anomaly `[g²]`.
+    fn with_reference(
+        &self,
+        reference: Option<&DeviceReference<B>>,
+        levels: Option<Vec<Tensor<B, 3>>>,
+        score: Tensor<B, 1>,
+        map: Tensor<B, 3>,
+    ) -> (Tensor<B, 1>, Tensor<B, 3>, Vec<Tensor<B, 1>>) {
+        let (Some(reference), Some(levels)) = (reference, levels) else {
+            return (score, map, Vec::new());
+        };
+        let g = self.ops.grid;
+        let r = reference.normalized_distance(&levels); // [1, L]
+        let far = far_fraction(r.clone());
+        let a = reference_anomaly(r).reshape([1, 1, g, g]);
+        let up = self.ops.blur_and_upsample(a.clone()).squeeze_dim::<3>(1);
+        let [b, h, w] = up.dims();
+        let extra = vec![far, a.reshape([g * g])];
+        if reference.info.domain_only {
+            return (score, map, extra);
+        }
+        let up_max = up.clone().reshape([b, h * w]).max_dim(1).reshape([b]);
+        let wr = REFERENCE_WEIGHT as f64;
+        (
+            score * (1.0 - wr) + up_max * wr,
+            map * (1.0 - wr) + up * wr,
+            extra,
+        )
+    }
+
     /// Splits the packed values (see `run`) into a `Detection`.
-    fn unpack(&self, values: Vec<f32>, mut timings: Timings, t_read: f64) -> Detection {
+    fn unpack(
+        &self,
+        values: Vec<f32>,
+        category: &str,
+        mut timings: Timings,
+        t_read: f64,
+    ) -> Detection {
         let n = self.config.adapter.n_groups;
         let (m, g) = (self.config.map_size, self.ops.grid);
         let mut rest = values.as_slice();
@@ -274,6 +536,13 @@ impl<B: Backend> Detector<B> {
                 (0..n).map(|_| take(g * g)).collect(),
             )
         };
+        let reference = self.reference(category).map(|r| r.info.clone());
+        let (domain, reference_map) = if reference.is_some() {
+            let far = take(1).first().copied().unwrap_or(f32::NAN);
+            (Some(DomainCheck::new(far)), take(g * g))
+        } else {
+            (None, Vec::new())
+        };
         // The forward pass runs lazily on some backends: the read-back wait belongs to it.
         timings.forward_ms += (self.clock)() - t_read;
         Detection {
@@ -287,6 +556,9 @@ impl<B: Backend> Detector<B> {
             gate_weights,
             group_maps,
             grid: g,
+            reference,
+            domain,
+            reference_map,
             timings,
         }
     }
@@ -299,8 +571,8 @@ impl<B: Backend> Detector<B> {
             .into_data()
             .convert::<f32>()
             .to_vec::<f32>()
-            .unwrap_or_default();
-        Ok(self.unpack(values, timings, t))
+            .map_err(|e| Error::Backend(format!("{e:?}")))?;
+        Ok(self.unpack(values, category, timings, t))
     }
 
     /// `detect` for backends that can only read results asynchronously (WebGPU in the browser).
@@ -319,8 +591,11 @@ impl<B: Backend> Detector<B> {
             .into_data_async()
             .await
             .map_err(|e| Error::Backend(format!("{e:?}")))?;
-        let values = data.convert::<f32>().to_vec::<f32>().unwrap_or_default();
-        let mut det = self.unpack(values, timings, t);
+        let values = data
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .map_err(|e| Error::Backend(format!("{e:?}")))?;
+        let mut det = self.unpack(values, category, timings, t);
         det.timings.decode_ms = decode_ms;
         let t2 = (self.clock)();
         attach_image_map(&mut det, &image);

@@ -25,6 +25,8 @@ pub enum Error {
     Bundle(#[from] crate::weights::bundle::BundleError),
     #[error("fixture: {0}")]
     Fixture(String),
+    #[error(transparent)]
+    Reference(#[from] crate::reference::memory::ReferenceError),
     #[error("input tensor has shape {found:?}, expected {expected:?}")]
     InputShape {
         found: Vec<usize>,

@@ -14,6 +14,7 @@ pub mod model;
 pub mod nn;
 pub mod preprocess;
 pub mod prompts;
+pub mod reference;
 pub mod resample;
 pub mod trace;
 pub mod training_free;

@@ -71,6 +71,8 @@ pub struct VisionFeatures<B: Backend> {
     pub seg: Vec<Tensor<B, 3>>,
     /// Pooled det tokens `[B, D_text]` per group.
     pub det: Vec<Tensor<B, 2>>,
+    /// The adapted patch tokens `G_i` `[B, L, D_vision]` per group (what a normal-reference memory keeps).
+    pub tokens: Vec<Tensor<B, 3>>,
 }
 
 /// What one forward pass produces.
@@ -187,6 +189,7 @@ impl<B: Backend> AcdClip<B> {
         }
         let mut seg = Vec::with_capacity(groups.len());
         let mut det = Vec::with_capacity(groups.len());
+        let tokens = groups.clone();
         for (i, g) in groups.into_iter().enumerate() {
             if trace.enabled() {
                 let mlp = ad.seg_proj[i].forward(g.clone());
@@ -203,7 +206,7 @@ impl<B: Backend> AcdClip<B> {
             seg.push(s);
             det.push(dpool);
         }
-        VisionFeatures { seg, det }
+        VisionFeatures { seg, det, tokens }
     }
 
     /// Gateway, maps and scores. `text`: the class embedding `[N, D_text, 2]`.

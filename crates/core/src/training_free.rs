@@ -45,6 +45,29 @@ pub struct ZeroShotPrediction<B: Backend> {
     pub score: Tensor<B, 1>,
     /// Abnormal − normal logits at grid size `[B, g, g]` (before blur).
     pub patch_logits: Tensor<B, 3>,
+    /// Unit projected patch tokens `[B, L, E]` (what a normal-reference memory keeps).
+    pub patch_tokens: Tensor<B, 3>,
+}
+
+/// Unit projected tokens `[B, T, E]` of the last block, class token first.
+fn projected_tokens<B: Backend>(vision: &VisionTower<B>, images: Tensor<B, 4>) -> Tensor<B, 3> {
+    let mut x = vision.ln_pre.forward(vision.embed(images));
+    for block in &vision.blocks {
+        x = block.forward(x, false);
+    }
+    l2_normalize(
+        vision
+            .ln_post
+            .forward(x)
+            .matmul(vision.proj.val().unsqueeze()),
+    )
+}
+
+/// Unit projected patch tokens `[B, L, E]` (what a normal-reference memory keeps).
+pub fn patch_tokens<B: Backend>(vision: &VisionTower<B>, images: Tensor<B, 4>) -> Tensor<B, 3> {
+    let tokens = projected_tokens(vision, images);
+    let [_, t, _] = tokens.dims();
+    tokens.narrow(1, 1, t - 1)
 }
 
 /// `images` normalised `[B, 3, S, S]`; `text` `[E, 2]` from `class_embedding`.
@@ -56,18 +79,9 @@ pub fn predict<B: Backend>(
     test_mode: bool,
     score_weight: f32,
 ) -> ZeroShotPrediction<B> {
-    let mut x = vision.ln_pre.forward(vision.embed(images));
-    for block in &vision.blocks {
-        x = block.forward(x, false);
-    }
-    let [b, t, _] = x.dims();
-    let e = vision.proj.dims()[1];
-    let tokens = l2_normalize(
-        vision
-            .ln_post
-            .forward(x)
-            .matmul(vision.proj.val().unsqueeze()),
-    );
+    let tokens = projected_tokens(vision, images);
+    let [b, t, e] = tokens.dims();
+    let patch_tokens = tokens.clone().narrow(1, 1, t - 1);
     let logits = tokens.matmul(text.unsqueeze()) * CLIP_LOGIT_SCALE; // [B, T, 2]
     let diff = logits.clone().narrow(2, 1, 1) - logits.clone().narrow(2, 0, 1); // [B, T, 1]
     let g = ops.grid;
@@ -89,5 +103,6 @@ pub fn predict<B: Backend>(
         p_cls,
         score,
         patch_logits,
+        patch_tokens,
     }
 }

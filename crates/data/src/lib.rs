@@ -27,7 +27,7 @@ pub use error::{DataError, Result};
 pub use rng::Rng;
 pub use synthetic::{AnomalyKind, DraemSource, Synthesis, Synthesizer};
 pub use texture_dataset::{
-    texture_sample, texture_sample_spec, write_texture_dataset, Summary, TextureDatasetSpec,
-    TextureSample,
+    product_sample, product_strip, product_window, texture_sample, texture_sample_spec,
+    write_texture_dataset, Summary, TextureDatasetSpec, TextureSample,
 };
 pub use textures::{generate, generate_rect, TextureKind};

@@ -183,9 +183,21 @@ fn sample_impl(
 ) -> Result<TextureSample> {
     let iseed = image_seed(kind, seed, index);
     let image = textures::generate(kind, iseed, size);
+    with_anomaly(kind, image, iseed, anomalous, anomaly_kinds, min_area)
+}
+
+/// `image` as a normal sample, or with the synthetic anomaly seeded by its image seed.
+fn with_anomaly(
+    kind: TextureKind,
+    image: RgbImage,
+    iseed: u64,
+    anomalous: bool,
+    anomaly_kinds: &[AnomalyKind],
+    min_area: f32,
+) -> Result<TextureSample> {
     if !anomalous {
         return Ok(TextureSample {
-            mask: GrayImage::new(size, size),
+            mask: GrayImage::new(image.width(), image.height()),
             image,
             anomaly: None,
         });
@@ -373,4 +385,44 @@ mod tests {
             assert!(!set1.contains(&img));
         }
     }
+}
+
+/// Index salt of a class's one texture instance in product mode.
+pub const PRODUCT_SALT: u64 = 0x9A0D_0C7;
+
+/// Product mode: one texture instance of `kind` for the whole class (like one product photographed
+/// at different places), as a vertical strip of `windows` square windows of side `size`. The
+/// feature scale is that of a `size` image (`generate_rect` scales by the shorter side), so each
+/// window looks like an ordinary `size` image of the kind; windows share no pixels.
+pub fn product_strip(kind: TextureKind, seed: u64, size: u32, windows: u32) -> RgbImage {
+    let iseed = image_seed(kind, seed, PRODUCT_SALT);
+    textures::generate_rect(kind, iseed, size, size * windows.max(1))
+}
+
+/// Window `index` of a product strip (see [`product_strip`]); `None` past its end.
+pub fn product_window(strip: &RgbImage, size: u32, index: u32) -> Option<RgbImage> {
+    if (index + 1) * size > strip.height() || strip.width() != size {
+        return None;
+    }
+    Some(image::imageops::crop_imm(strip, 0, index * size, size, size).to_image())
+}
+
+/// A product-mode sample: window image `window` as it is, or with the synthetic anomaly of sample
+/// `index` of `spec` (anomaly stream seeded like [`texture_sample_spec`]'s).
+pub fn product_sample(
+    spec: &TextureDatasetSpec,
+    kind: TextureKind,
+    window: RgbImage,
+    index: u64,
+    anomalous: bool,
+) -> Result<TextureSample> {
+    let iseed = image_seed(kind, spec.seed, index);
+    with_anomaly(
+        kind,
+        window,
+        iseed,
+        anomalous,
+        &spec.anomaly_kinds,
+        spec.min_area_fraction,
+    )
 }

@@ -49,6 +49,9 @@ pub struct ImageResult {
     pub map: Vec<f32>,
     pub mask: Vec<u8>,
     pub mask_path: Option<PathBuf>,
+    /// The out-of-domain check against the class's normal-reference memory (`None` without one):
+    /// true when the detector called the image outside what it knows.
+    pub outside: Option<bool>,
 }
 
 pub struct EvalRun {
@@ -68,14 +71,29 @@ pub fn evaluate<B: Backend>(
     fpr_limit: f64,
     on_image: &mut dyn FnMut(&EvalImage, &ImageResult),
 ) -> Result<EvalRun, TrainError> {
+    evaluate_as(detector, images, fpr_limit, None, on_image)
+}
+
+/// `evaluate` with every image detected as `category` (when given) instead of its class's own
+/// category text: for a bundle without a text tower on classes it has no embedding for.
+pub fn evaluate_as<B: Backend>(
+    detector: &mut Detector<B>,
+    images: impl IntoIterator<Item = Result<EvalImage, TrainError>>,
+    fpr_limit: f64,
+    category: Option<&str>,
+    on_image: &mut dyn FnMut(&EvalImage, &ImageResult),
+) -> Result<EvalRun, TrainError> {
     let m = detector.config().map_size;
     let start = std::time::Instant::now();
     let mut results = Vec::new();
     for item in images {
         let item = item?;
         let label = item.label();
+        let text = category
+            .map(str::to_string)
+            .unwrap_or_else(|| category_text(&item.class_name));
         let det = detector
-            .detect_image(&item.image, &category_text(&item.class_name))
+            .detect_image(&item.image, &text)
             .map_err(|e| TrainError::Model(format!("{}: {e}", item.name)))?;
         let mask = match &item.mask {
             Some(mk) => resize_mask(mk, item.image.width, item.image.height, m)
@@ -95,6 +113,7 @@ pub fn evaluate<B: Backend>(
             map: det.map,
             mask,
             mask_path: item.mask_path.clone(),
+            outside: det.domain.map(|d| d.outside),
         };
         on_image(&item, &r);
         results.push(r);

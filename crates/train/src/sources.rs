@@ -129,39 +129,81 @@ pub fn texture_eval_set(
 ) -> impl Iterator<Item = Result<EvalImage, TrainError>> + '_ {
     let (normal, anomalous) = (spec.normal_per_class, spec.anomalous_per_class);
     spec.kinds.iter().flat_map(move |&kind| {
-        (0..normal + anomalous).map(move |i| {
-            let bad = i >= normal;
-            let s = texture_sample_spec(spec, kind, i as u64, bad).map_err(data_err)?;
-            Ok(EvalImage {
-                name: format!(
-                    "{}/{}/{i:04}",
-                    kind.name(),
-                    if bad { "anomalous" } else { "good" }
-                ),
-                class_name: kind.name().to_string(),
-                image: to_core(s.image),
-                mask: bad.then(|| s.mask.into_raw()),
-                mask_path: None,
-            })
-        })
+        (0..normal + anomalous).map(move |i| texture_eval_image(spec, kind, i, i >= normal))
     })
+}
+
+/// The images of one class of a dataset on disk, for evaluation.
+pub fn dataset_class_eval_set<'a>(
+    dataset: &'a Dataset,
+    class_name: &'a str,
+) -> impl Iterator<Item = Result<EvalImage, TrainError>> + 'a {
+    dataset
+        .samples()
+        .iter()
+        .filter(move |s| s.class_name == class_name)
+        .map(eval_image)
+}
+
+pub fn eval_image(s: &Sample) -> Result<EvalImage, TrainError> {
+    let t = load_sample(s)?;
+    let anomalous = s.is_anomalous();
+    Ok(EvalImage {
+        name: s.image.display().to_string(),
+        class_name: s.class_name.clone(),
+        image: t.image,
+        mask: anomalous.then_some(t.mask),
+        mask_path: s.mask.clone().map(PathBuf::from),
+    })
+}
+
+/// `texture_eval_set` owning its spec.
+pub fn texture_eval_set_owned(
+    spec: TextureDatasetSpec,
+) -> impl Iterator<Item = Result<EvalImage, TrainError>> {
+    let (normal, anomalous) = (spec.normal_per_class, spec.anomalous_per_class);
+    let kinds = spec.kinds.clone();
+    kinds.into_iter().flat_map(move |kind| {
+        let spec = spec.clone();
+        (0..normal + anomalous).map(move |i| texture_eval_image(&spec, kind, i, i >= normal))
+    })
+}
+
+fn texture_eval_image(
+    spec: &TextureDatasetSpec,
+    kind: acd_data::TextureKind,
+    i: usize,
+    bad: bool,
+) -> Result<EvalImage, TrainError> {
+    let s = texture_sample_spec(spec, kind, i as u64, bad).map_err(data_err)?;
+    Ok(texture_eval_item(kind, i, s))
+}
+
+/// A generated texture sample as a test image (`<kind>/<good|anomalous>/<index>`).
+fn texture_eval_item(
+    kind: acd_data::TextureKind,
+    i: usize,
+    s: acd_data::TextureSample,
+) -> EvalImage {
+    let bad = s.anomaly.is_some();
+    EvalImage {
+        name: format!(
+            "{}/{}/{i:04}",
+            kind.name(),
+            if bad { "anomalous" } else { "good" }
+        ),
+        class_name: kind.name().to_string(),
+        image: to_core(s.image),
+        mask: bad.then(|| s.mask.into_raw()),
+        mask_path: None,
+    }
 }
 
 /// The images of a dataset on disk, for evaluation.
 pub fn dataset_eval_set(
     dataset: &Dataset,
 ) -> impl Iterator<Item = Result<EvalImage, TrainError>> + '_ {
-    dataset.samples().iter().map(|s| {
-        let t = load_sample(s)?;
-        let anomalous = s.is_anomalous();
-        Ok(EvalImage {
-            name: s.image.display().to_string(),
-            class_name: s.class_name.clone(),
-            image: t.image,
-            mask: anomalous.then_some(t.mask),
-            mask_path: s.mask.clone().map(PathBuf::from),
-        })
-    })
+    dataset.samples().iter().map(eval_image)
 }
 
 /// The official training augmentations (spec §5): noise quirk and colour jitter on the 8-bit
@@ -189,4 +231,116 @@ impl Prepare for OfficialAugment {
         }
         (x, mask)
     }
+}
+
+/// Salt of the reference images' seed (few-shot evaluation), so that they never coincide with a
+/// test set's images.
+pub const REFERENCE_SALT: u64 = 0x5EF0_0000_0000_0001;
+
+/// `k` normal texture images of `kind` for a normal-reference memory: images of a data seed derived
+/// from the test seed and `shot_seed`, so never one of the test images (which use `spec.seed`).
+pub fn texture_references(
+    spec: &TextureDatasetSpec,
+    kind: acd_data::TextureKind,
+    k: usize,
+    shot_seed: u64,
+) -> Result<Vec<RgbImage>, TrainError> {
+    let reference_spec = TextureDatasetSpec {
+        seed: mix_seed(mix_seed(spec.seed, REFERENCE_SALT), shot_seed),
+        ..spec.clone()
+    };
+    (0..k as u64)
+        .map(|i| {
+            texture_sample_spec(&reference_spec, kind, i, false)
+                .map(|s| to_core(s.image))
+                .map_err(data_err)
+        })
+        .collect()
+}
+
+/// Normal reference candidates of a class on disk, in a seeded order (draw the first `k`): the
+/// dataset's normal training images (MVTec `train/good`), or, when it has none, its normal test
+/// images, which the caller must then hold out of the test set (`held_out` is true).
+pub fn dataset_reference_candidates<'a>(
+    dataset: &'a Dataset,
+    class_name: &str,
+    shot_seed: u64,
+) -> (Vec<&'a Sample>, bool) {
+    let of_class = |s: &&Sample| s.class_name == class_name && !s.is_anomalous();
+    let train: Vec<&Sample> = dataset.train_samples().iter().filter(of_class).collect();
+    let (mut pool, held_out) = if train.is_empty() {
+        (dataset.samples().iter().filter(of_class).collect(), true)
+    } else {
+        (train, false)
+    };
+    pool.sort_by(|a, b| a.image.cmp(&b.image));
+    let mut rng = Rng::new(mix_seed(shot_seed, REFERENCE_SALT));
+    for i in (1..pool.len()).rev() {
+        let j = (rng.next_u64() % (i as u64 + 1)) as usize;
+        pool.swap(i, j);
+    }
+    (pool, held_out)
+}
+
+/// Loads a dataset sample's image for a reference memory.
+pub fn load_reference(sample: &Sample) -> Result<RgbImage, TrainError> {
+    sample.load_image().map(to_core).map_err(data_err)
+}
+
+/// Product mode: windows after the test images that may serve as references.
+pub const PRODUCT_REFERENCE_WINDOWS: usize = 64;
+
+/// Product mode's strip of class `kind`: test windows first (normal, then anomalous), then
+/// [`PRODUCT_REFERENCE_WINDOWS`] windows for references. Its length is fixed by the spec alone,
+/// so the test images do not depend on how many references a run draws.
+fn product_strip_of(spec: &TextureDatasetSpec, kind: acd_data::TextureKind) -> image::RgbImage {
+    let windows = spec.normal_per_class + spec.anomalous_per_class + PRODUCT_REFERENCE_WINDOWS;
+    acd_data::product_strip(kind, spec.seed, spec.size, windows as u32)
+}
+
+/// The texture test set in product mode (`acd_data::product_strip`): each class is one texture
+/// instance, its test images disjoint windows of it, anomalous ones with the spec's anomalies.
+pub fn product_eval_set(
+    spec: TextureDatasetSpec,
+) -> impl Iterator<Item = Result<EvalImage, TrainError>> {
+    let (normal, anomalous) = (spec.normal_per_class, spec.anomalous_per_class);
+    let kinds = spec.kinds.clone();
+    kinds.into_iter().flat_map(move |kind| {
+        let strip = product_strip_of(&spec, kind);
+        let spec = spec.clone();
+        (0..normal + anomalous).map(move |i| {
+            let bad = i >= normal;
+            let window = acd_data::product_window(&strip, spec.size, i as u32)
+                .ok_or_else(|| TrainError::Data(format!("no window {i} in the product strip")))?;
+            let s =
+                acd_data::product_sample(&spec, kind, window, i as u64, bad).map_err(data_err)?;
+            Ok(texture_eval_item(kind, i, s))
+        })
+    })
+}
+
+/// `k` reference windows of class `kind` in product mode: the windows after the test images,
+/// starting at an offset drawn from `shot_seed` (never a test window).
+pub fn product_references(
+    spec: &TextureDatasetSpec,
+    kind: acd_data::TextureKind,
+    k: usize,
+    shot_seed: u64,
+) -> Result<Vec<RgbImage>, TrainError> {
+    if k > PRODUCT_REFERENCE_WINDOWS {
+        return Err(TrainError::Data(format!(
+            "product mode has {PRODUCT_REFERENCE_WINDOWS} reference windows per class, {k} asked"
+        )));
+    }
+    let strip = product_strip_of(spec, kind);
+    let first = spec.normal_per_class + spec.anomalous_per_class;
+    let offset =
+        (mix_seed(shot_seed, REFERENCE_SALT) % (PRODUCT_REFERENCE_WINDOWS - k + 1) as u64) as usize;
+    (0..k)
+        .map(|i| {
+            acd_data::product_window(&strip, spec.size, (first + offset + i) as u32)
+                .map(to_core)
+                .ok_or_else(|| TrainError::Data("reference window past the strip".into()))
+        })
+        .collect()
 }

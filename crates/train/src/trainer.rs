@@ -172,6 +172,7 @@ impl<B: AutodiffBackend> Trainer<B> {
                     VisionFeatures {
                         seg: features.seg.clone(),
                         det: features.det.clone(),
+                        tokens: Vec::new(),
                     },
                     masks.clone(),
                     labels.clone(),
@@ -196,6 +197,7 @@ impl<B: AutodiffBackend> Trainer<B> {
                             .iter()
                             .map(|t| t.clone().select(0, ids.clone()))
                             .collect(),
+                        tokens: Vec::new(),
                     },
                     masks.clone().select(0, ids.clone()),
                     labels.clone().select(0, ids),

@@ -8,6 +8,10 @@
 //! const model = await AcdModel.load(manifestJson, fileNames, fileBytes, "webgpu"); // or "cpu"
 //! const info = model.info();
 //! const det = await model.detect(imageBytes, info.categories[0]);
+//! // few-shot: a memory of normal images, kept by the page (IndexedDB) and restored after a reload
+//! const bytes = await model.buildReference([normal1, normal2], info.categories[0]);
+//! model.setReference(info.categories[0], bytes);
+//! model.clearReference(info.categories[0]);
 //! model.free();
 //! ```
 //!
@@ -27,6 +31,9 @@ use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
+use acd_core::reference::{
+    BuildOptions, ReferenceInfo, ReferenceMemory, ReferenceSource, MAX_PAGE_REFERENCE_IMAGES,
+};
 use acd_core::weights::bundle::{load_bundle, parse_manifest, Manifest};
 use acd_core::{Detection, Detector};
 use burn::backend::ndarray::NdArrayDevice;
@@ -62,6 +69,30 @@ export interface AcdInfo {
   trainingFree: boolean;
   /** e.g. "ViT width 1024 · 24 layers · patch 14 · 518 px" */
   backbone: string;
+  /** The bundle's own normal-reference memories by category. */
+  references: Record<string, AcdReferenceInfo>;
+}
+
+/** A normal-reference memory (few-shot mode). */
+export interface AcdReferenceInfo {
+  /** Normal images it was built from. */
+  images: number;
+  /** Patches kept per level (after the coreset). */
+  patches: number[];
+  /** "bundle": shipped in the model bundle; "page": built in this browser from the user's images. */
+  source: "bundle" | "page";
+  /** Used for the out-of-domain check only: the score and map are the zero-shot ones. */
+  domainOnly: boolean;
+}
+
+/** The out-of-domain check of one image against the category's memory. */
+export interface AcdDomainCheck {
+  /** Fraction of the image's patches farther from every reference patch than the memory's normal limit. */
+  farFraction: number;
+  /** Above this fraction the image is outside what the model knows. */
+  limit: number;
+  /** farFraction > limit: say "outside what this model knows for <category>" instead of a verdict. */
+  outside: boolean;
 }
 
 /** What `AcdModel.detect()` resolves to. */
@@ -83,6 +114,10 @@ export interface AcdDetection {
   /** Per group: gate weights N × 2, row-major [level][normal, abnormal]. */
   gateWeights: Float32Array[];
   timings: { decodeMs: number; textMs: number; forwardMs: number; postprocessMs: number };
+  /** The memory used for this detection (its score and map include it unless domainOnly), or null. */
+  reference: AcdReferenceInfo | null;
+  /** The out-of-domain check; null when the category has no memory (nothing to compare with). */
+  domain: AcdDomainCheck | null;
 }
 "#;
 
@@ -200,12 +235,64 @@ enum Engine {
     Cpu(Detector<NdArray<f32>>),
 }
 
+/// Runs the same code on either backend's detector.
+macro_rules! on_engine {
+    ($engine:expr, |$d:ident| $body:expr) => {
+        match $engine {
+            Engine::Gpu($d) => $body,
+            Engine::Cpu($d) => $body,
+        }
+    };
+}
+
 impl Engine {
     async fn detect(&mut self, image: &[u8], category: &str) -> Result<Detection, acd_core::Error> {
-        match self {
-            Engine::Gpu(d) => d.detect_async(image, category).await,
-            Engine::Cpu(d) => d.detect_async(image, category).await,
-        }
+        on_engine!(self, |d| d.detect_async(image, category).await)
+    }
+
+    /// Builds a memory from encoded normal images and makes it the category's active memory.
+    async fn build_reference(
+        &mut self,
+        images: &[Vec<u8>],
+        category: &str,
+    ) -> Result<(ReferenceMemory, ReferenceInfo), String> {
+        let options = BuildOptions::default();
+        on_engine!(self, |d| {
+            let mut features = Vec::with_capacity(images.len());
+            for (i, bytes) in images.iter().enumerate() {
+                let f = d
+                    .reference_features_async(bytes, options.features)
+                    .await
+                    .map_err(|e| format!("reference image {}: {e}", i + 1))?;
+                features.push(f);
+            }
+            let memory =
+                ReferenceMemory::build(&features, d.grid(), &options).map_err(|e| e.to_string())?;
+            let info = d
+                .set_reference(category, memory.clone(), ReferenceSource::User)
+                .map_err(|e| e.to_string())?;
+            Ok((memory, info))
+        })
+    }
+
+    fn set_reference(
+        &mut self,
+        category: &str,
+        memory: ReferenceMemory,
+    ) -> Result<ReferenceInfo, acd_core::Error> {
+        on_engine!(self, |d| d.set_reference(
+            category,
+            memory,
+            ReferenceSource::User
+        ))
+    }
+
+    fn clear_reference(&mut self, category: &str) {
+        on_engine!(self, |d| d.clear_reference(category))
+    }
+
+    fn reference_info(&self, category: &str) -> Option<ReferenceInfo> {
+        on_engine!(self, |d| d.reference(category).map(|r| r.info.clone()))
     }
 }
 
@@ -235,6 +322,23 @@ fn f32_arrays(parts: &[Vec<f32>]) -> Array {
         .collect()
 }
 
+fn reference_to_js(r: &ReferenceInfo) -> JsValue {
+    let o = Object::new();
+    set(&o, "images", r.images as f64);
+    let patches: Array = r.patches.iter().map(|&p| JsValue::from(p as f64)).collect();
+    set(&o, "patches", patches);
+    set(
+        &o,
+        "source",
+        match r.source {
+            ReferenceSource::Bundle => "bundle",
+            ReferenceSource::User => "page",
+        },
+    );
+    set(&o, "domainOnly", r.domain_only);
+    o.into()
+}
+
 fn detection_to_js(d: &Detection) -> JsValue {
     let o = Object::new();
     set(&o, "score", d.score as f64);
@@ -253,6 +357,25 @@ fn detection_to_js(d: &Detection) -> JsValue {
     set(&t, "forwardMs", d.timings.forward_ms);
     set(&t, "postprocessMs", d.timings.postprocess_ms);
     set(&o, "timings", t);
+    set(
+        &o,
+        "reference",
+        d.reference
+            .as_ref()
+            .map(reference_to_js)
+            .unwrap_or(JsValue::NULL),
+    );
+    let domain = match &d.domain {
+        Some(c) => {
+            let v = Object::new();
+            set(&v, "farFraction", c.far_fraction as f64);
+            set(&v, "limit", c.limit as f64);
+            set(&v, "outside", c.outside);
+            v.into()
+        }
+        None => JsValue::NULL,
+    };
+    set(&o, "domain", domain);
     o.into()
 }
 
@@ -358,7 +481,94 @@ impl AcdModel {
                 v.width, v.layers, v.patch_size, v.image_size
             ),
         );
+        let references = Object::new();
+        for c in &m.categories {
+            if let Some(r) = &c.reference {
+                let info = ReferenceInfo {
+                    images: r.images,
+                    patches: r.patches.clone(),
+                    source: ReferenceSource::Bundle,
+                    domain_only: r.domain_only,
+                    features: Default::default(),
+                };
+                set(&references, &c.key, reference_to_js(&info));
+            }
+        }
+        set(&o, "references", references);
         o.into()
+    }
+
+    /// Builds a normal-reference memory for `category` from 1–16 encoded normal images, makes it
+    /// the category's active memory (used from the next detection on), and resolves to its bytes
+    /// for the page to keep (IndexedDB) and give back to `setReference` after a reload. Runs in
+    /// order with `detect()` calls. Rejects with an `Error` naming a bad image or count.
+    #[wasm_bindgen(js_name = buildReference, unchecked_return_type = "Promise<Uint8Array>")]
+    pub fn build_reference(&self, images: Vec<Uint8Array>, category: String) -> Promise {
+        console_error_panic_hook::set_once();
+        let images: Vec<Vec<u8>> = images.iter().map(|b| b.to_vec()).collect();
+        let previous = self.tail.borrow_mut().take();
+        let engine = Rc::clone(&self.engine);
+        let promise = future_to_promise(async move {
+            if let Some(p) = previous {
+                let _ = JsFuture::from(p).await;
+            }
+            if images.is_empty() || images.len() > MAX_PAGE_REFERENCE_IMAGES {
+                return Err(js_error(format!(
+                    "{} reference images given: give 1 to {MAX_PAGE_REFERENCE_IMAGES} normal images",
+                    images.len()
+                )));
+            }
+            let mut engine = engine
+                .try_borrow_mut()
+                .map_err(|_| js_error("the model is busy with another detection"))?;
+            let (memory, _) = engine
+                .build_reference(&images, &category)
+                .await
+                .map_err(js_error)?;
+            Ok(Uint8Array::from(memory.to_bytes().as_slice()).into())
+        });
+        *self.tail.borrow_mut() = Some(promise.clone());
+        promise
+    }
+
+    /// Restores a memory made by `buildReference` as `category`'s active memory. Throws an `Error`
+    /// naming the problem when the bytes are not a memory for this model (then drop them).
+    #[wasm_bindgen(js_name = setReference, unchecked_return_type = "AcdReferenceInfo")]
+    pub fn set_reference(&self, category: String, memory: Vec<u8>) -> Result<JsValue, JsValue> {
+        let memory = ReferenceMemory::from_bytes(&memory).map_err(|e| js_error(e.to_string()))?;
+        let mut engine = self
+            .engine
+            .try_borrow_mut()
+            .map_err(|_| js_error("the model is busy with a detection; try again after it"))?;
+        let info = engine
+            .set_reference(&category, memory)
+            .map_err(|e| js_error(e.to_string()))?;
+        Ok(reference_to_js(&info))
+    }
+
+    /// Forgets the page's memory of `category`; the bundle's own memory (if any) is active again.
+    #[wasm_bindgen(js_name = clearReference)]
+    pub fn clear_reference(&self, category: String) -> Result<(), JsValue> {
+        let mut engine = self
+            .engine
+            .try_borrow_mut()
+            .map_err(|_| js_error("the model is busy with a detection; try again after it"))?;
+        engine.clear_reference(&category);
+        Ok(())
+    }
+
+    /// The active memory of `category`, or null.
+    #[wasm_bindgen(js_name = referenceInfo, unchecked_return_type = "AcdReferenceInfo | null")]
+    pub fn reference_info(&self, category: String) -> Result<JsValue, JsValue> {
+        let engine = self
+            .engine
+            .try_borrow()
+            .map_err(|_| js_error("the model is busy with a detection; try again after it"))?;
+        Ok(engine
+            .reference_info(&category)
+            .as_ref()
+            .map(reference_to_js)
+            .unwrap_or(JsValue::NULL))
     }
 
     /// The bundle's categories (keys accepted by `detect`), in manifest order.

@@ -64,6 +64,19 @@ impl<B: Backend> VisionTower<B> {
     /// Patch tokens with the class token prepended, plus the positional embedding: `[B, 1 + g², D]`
     /// (the input of `ln_pre`).
     pub fn embed(&self, images: Tensor<B, 4>) -> Tensor<B, 3> {
+        let x = self.patch_embedding(images); // token = row·g + col
+        let [b, _, d] = x.dims();
+        let cls = self
+            .class_embedding
+            .val()
+            .reshape([1, 1, d])
+            .expand([b, 1, d]);
+        Tensor::cat(vec![cls, x], 1) + self.positional_embedding.val().unsqueeze()
+    }
+
+    /// The patch embedding alone, `[B, L, D]` (the `conv1` projection of each pixel patch, without
+    /// class token or positional embedding): the model's lowest-level patch features.
+    pub fn patch_embedding(&self, images: Tensor<B, 4>) -> Tensor<B, 3> {
         let p = self.patch_size;
         let x = conv2d(
             images,
@@ -72,13 +85,7 @@ impl<B: Backend> VisionTower<B> {
             ConvOptions::new([p, p], [0, 0], [1, 1], 1),
         );
         let [b, d, gh, gw] = x.dims();
-        let x = x.reshape([b, d, gh * gw]).swap_dims(1, 2); // token = row·g + col
-        let cls = self
-            .class_embedding
-            .val()
-            .reshape([1, 1, d])
-            .expand([b, 1, d]);
-        Tensor::cat(vec![cls, x], 1) + self.positional_embedding.val().unsqueeze()
+        x.reshape([b, d, gh * gw]).swap_dims(1, 2)
     }
 
     /// Plain CLIP `encode_image`: `ln_post(CLS after all blocks) @ proj`.

@@ -8,6 +8,8 @@
 //!                            are one tensor `__scales__`: per int8 tensor in name order, one scale
 //!                            per row (a 1-D tensor is one row), concatenated.
 //!   text.safetensors         `category.<key>`: the [N, D_text, 2] class embedding of each category
+//!   reference-<i>-<key>.safetensors   optional: a category's normal-reference memory
+//!                            (`reference::file`), named by the category's `reference.file`
 //! ```
 //! Loading verifies every file's size and SHA-256 before use and names the bad file.
 
@@ -24,6 +26,7 @@ use super::raw::RawTensor;
 use super::store::TensorStore;
 use crate::config::AcdClipConfig;
 use crate::model::AcdClip;
+use crate::reference::ReferenceMemory;
 
 pub const BUNDLE_FORMAT: &str = "acd-clip-bundle";
 pub const BUNDLE_VERSION: u32 = 1;
@@ -36,6 +39,30 @@ const CATEGORY_PREFIX: &str = "category.";
 pub struct CategoryEntry {
     pub key: String,
     pub real_name: String,
+    /// Optional (a version-1 bundle without it loads as before): the category's normal-reference
+    /// memory, used for its maps and scores and for the out-of-domain check.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<ReferenceEntry>,
+}
+
+/// A category's normal-reference memory in a bundle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceEntry {
+    /// The memory file; listed in `files` with its size and SHA-256 like every other file.
+    pub file: String,
+    /// Normal images it was built from.
+    pub images: usize,
+    /// Kept patches per visual group.
+    pub patches: Vec<usize>,
+    /// Seed of the coreset and of the held-out queries.
+    pub seed: u64,
+    /// Where the images came from (and, when measured, the out-of-domain check's false-alarm rate).
+    #[serde(default)]
+    pub description: String,
+    /// Used for the out-of-domain check only, not in maps and scores (for a memory of a category
+    /// whose images vary more than one product's do, e.g. a trained model's training data).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub domain_only: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -88,6 +115,12 @@ pub enum BundleError {
     Shard { file: String, reason: String },
     #[error(transparent)]
     Weights(#[from] super::store::WeightError),
+    #[error("reference memory of category {category:?} ({file}): {reason}")]
+    Reference {
+        category: String,
+        file: String,
+        reason: String,
+    },
 }
 
 /// Options of `acd export`.
@@ -355,7 +388,17 @@ fn read_weights(
     files: &HashMap<String, Vec<u8>>,
 ) -> Result<TensorStore, BundleError> {
     let mut store = TensorStore::default();
-    for entry in manifest.files.iter().filter(|f| f.file != TEXT_FILE) {
+    let is_reference = |f: &str| {
+        manifest
+            .categories
+            .iter()
+            .any(|c| c.reference.as_ref().is_some_and(|r| r.file == f))
+    };
+    for entry in manifest
+        .files
+        .iter()
+        .filter(|f| f.file != TEXT_FILE && !is_reference(&f.file))
+    {
         read_shard(&entry.file, &files[&entry.file], &mut store)?;
     }
     Ok(store)
@@ -416,6 +459,95 @@ pub struct Bundle<B: Backend> {
     pub manifest: Manifest,
     pub model: AcdClip<B>,
     pub text_embeddings: Vec<(String, Tensor<B, 3>)>,
+    /// Normal-reference memories by category key, with their `domain_only` flag.
+    pub references: Vec<(String, ReferenceMemory, bool)>,
+}
+
+/// The file name of category `index`'s memory (keys may be free text).
+pub fn reference_file_name(index: usize, key: &str) -> String {
+    let safe: String = key
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c.to_ascii_lowercase()
+            } else {
+                '_'
+            }
+        })
+        .take(40)
+        .collect();
+    format!("reference-{index}-{safe}.safetensors")
+}
+
+/// Adds (or replaces) the memory of category `key` to a bundle's manifest; returns the file to
+/// write next to it (its size and SHA-256 are in `files`).
+pub fn add_reference(
+    manifest: &mut Manifest,
+    key: &str,
+    memory: &ReferenceMemory,
+    description: &str,
+    domain_only: bool,
+) -> Result<(String, Vec<u8>), BundleError> {
+    let index = manifest
+        .categories
+        .iter()
+        .position(|c| c.key == key)
+        .ok_or_else(|| BundleError::Reference {
+            category: key.to_string(),
+            file: String::new(),
+            reason: format!(
+                "the bundle has no such category (it has {})",
+                manifest
+                    .categories
+                    .iter()
+                    .map(|c| c.key.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        })?;
+    let file = reference_file_name(index, key);
+    let bytes = memory.to_bytes();
+    manifest.files.retain(|f| f.file != file);
+    manifest.files.push(file_entry(&file, &bytes));
+    manifest.categories[index].reference = Some(ReferenceEntry {
+        file: file.clone(),
+        images: memory.images,
+        patches: memory.patches(),
+        seed: memory.seed,
+        description: description.to_string(),
+        domain_only,
+    });
+    Ok((file, bytes))
+}
+
+/// Reads and checks the memories the manifest names (files already verified).
+fn read_references(
+    manifest: &Manifest,
+    files: &HashMap<String, Vec<u8>>,
+) -> Result<Vec<(String, ReferenceMemory, bool)>, BundleError> {
+    let mut out = Vec::new();
+    for c in &manifest.categories {
+        let Some(r) = &c.reference else { continue };
+        let err = |reason: String| BundleError::Reference {
+            category: c.key.clone(),
+            file: r.file.clone(),
+            reason,
+        };
+        if !manifest.files.iter().any(|f| f.file == r.file) {
+            return Err(err(
+                "the file is not listed in `files` (no size or SHA-256 to verify)".into(),
+            ));
+        }
+        let bytes = files.get(&r.file).ok_or_else(|| BundleError::MissingFile {
+            file: r.file.clone(),
+        })?;
+        let memory = ReferenceMemory::from_bytes(bytes).map_err(|e| err(e.to_string()))?;
+        memory
+            .check_fits(&manifest.config, manifest.training_free)
+            .map_err(|e| err(e.to_string()))?;
+        out.push((c.key.clone(), memory, r.domain_only));
+    }
+    Ok(out)
 }
 
 /// Verifies and loads a bundle from its files (name → bytes).
@@ -477,9 +609,11 @@ pub fn load_bundle<B: Backend>(
             Tensor::from_data(TensorData::new(data, [n, d, 2]), device),
         ));
     }
+    let references = read_references(manifest, files)?;
     Ok(Bundle {
         manifest: manifest.clone(),
         model,
         text_embeddings,
+        references,
     })
 }
