@@ -1,5 +1,6 @@
-// The page's side of the worker protocol: starts the worker, forwards detect requests, and
-// restarts the worker when it cannot go on (a wasm trap), on the CPU when WebGPU was the cause.
+// The page's side of the worker protocol: starts the worker, forwards detect and reference-memory
+// requests, and restarts the worker when it cannot go on (a wasm trap), on the CPU when WebGPU was
+// the cause. A restarted worker has lost the page's memories: the page restores them on `ready`.
 
 import {
   errorMessage,
@@ -9,6 +10,9 @@ import {
   type NoticeMsg,
   type ProgressMsg,
   type ReadyMsg,
+  type ReferenceInfo,
+  type ReferenceMsg,
+  type ReferenceRequest,
   type ResultMsg,
   type WorkerToPage,
 } from "./protocol";
@@ -47,6 +51,8 @@ export class ModelClient {
   private ready = false;
   /** detect ids sent to the current worker and not answered yet */
   private readonly inFlight = new Set<number>();
+  /** reference requests sent to the current worker and not answered yet */
+  private readonly refRequests = new Map<number, { resolve: (m: ReferenceMsg) => void; reject: (e: Error) => void }>();
 
   constructor(
     private readonly options: ClientOptions,
@@ -86,7 +92,44 @@ export class ModelClient {
     return id;
   }
 
+  /**
+   * Builds a reference memory of `category` from encoded normal images (transferred); resolves to
+   * its description and serialized bytes (for the page to store), rejects with the model's Error.
+   */
+  async buildReference(images: ArrayBuffer[], category: string): Promise<{ info: ReferenceInfo | null; memory: ArrayBuffer }> {
+    const m = await this.request({ type: "buildReference", id: 0, category, images }, images);
+    if (!m.memory) throw new Error("the model worker answered without the memory's bytes");
+    return { info: m.info, memory: m.memory };
+  }
+
+  /** Restores serialized memory bytes (transferred) as the active memory of `category`. */
+  async setReference(category: string, memory: ArrayBuffer): Promise<ReferenceInfo | null> {
+    return (await this.request({ type: "setReference", id: 0, category, memory }, [memory])).info;
+  }
+
+  /** Forgets the page's memory of `category`; resolves to the memory active now (the bundle's, or null). */
+  async clearReference(category: string): Promise<ReferenceInfo | null> {
+    return (await this.request({ type: "clearReference", id: 0, category })).info;
+  }
+
+  private request(msg: ReferenceRequest, transfer: Transferable[] = []): Promise<ReferenceMsg> {
+    if (!this.worker || !this.ready) return Promise.reject(new Error("the model is not ready yet"));
+    const id = this.nextId++;
+    const worker = this.worker;
+    return new Promise<ReferenceMsg>((resolve, reject) => {
+      this.refRequests.set(id, { resolve, reject });
+      worker.postMessage({ ...msg, id }, transfer);
+    });
+  }
+
+  private rejectReferences(message: string): void {
+    const pending = [...this.refRequests.values()];
+    this.refRequests.clear();
+    for (const p of pending) p.reject(new Error(message));
+  }
+
   dispose(): void {
+    this.rejectReferences("the model was closed");
     this.worker?.terminate();
     this.worker = null;
     this.ready = false;
@@ -96,6 +139,7 @@ export class ModelClient {
     this.ready = false;
     for (const id of this.inFlight) this.events.detectError(id, message);
     this.inFlight.clear();
+    this.rejectReferences(message);
     this.events.loadError(message);
   }
 
@@ -122,6 +166,12 @@ export class ModelClient {
         this.inFlight.delete(m.id);
         this.events.result(m);
         break;
+      case "reference": {
+        const p = this.refRequests.get(m.id);
+        this.refRequests.delete(m.id);
+        p?.resolve(m);
+        break;
+      }
       case "error":
         this.onError(m);
         break;
@@ -133,12 +183,18 @@ export class ModelClient {
       this.inFlight.delete(m.id);
       this.events.detectError(m.id, m.message);
     }
+    if (m.stage === "reference" && m.id !== null) {
+      const p = this.refRequests.get(m.id);
+      this.refRequests.delete(m.id);
+      p?.reject(new Error(m.message));
+    }
     if (m.fatal) {
       this.worker?.terminate();
       this.worker = null;
       this.ready = false;
       for (const id of this.inFlight) this.events.detectError(id, "the model worker stopped");
       this.inFlight.clear();
+      this.rejectReferences(`the model worker stopped (${m.message})`);
       if (this.restarts >= MAX_RESTARTS) {
         this.events.loadError(`the model stopped working and could not be restarted: ${m.message}`);
         return;

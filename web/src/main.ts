@@ -8,7 +8,19 @@ import { areaFraction } from "./outline";
 import { OverlayView } from "./overlay";
 import { renderGates, renderGroupMaps, renderModelCard } from "./panels";
 import { formatBytes, formatProgress } from "./progress";
-import type { CategoryInfo, Detection, ModelInfo, ProgressMsg, ReadyMsg, ResultMsg } from "./protocol";
+import {
+  errorMessage,
+  MAX_REFERENCE_IMAGES,
+  type CategoryInfo,
+  type Detection,
+  type DomainCheck,
+  type ModelInfo,
+  type ProgressMsg,
+  type ReadyMsg,
+  type ReferenceInfo,
+  type ResultMsg,
+} from "./protocol";
+import { checkRecord, makeRecord, ReferenceStore, type BundleIdentity, type StoredReference } from "./reference-store";
 import samples from "./samples.json";
 import { verdictFor } from "./verdict";
 
@@ -57,8 +69,17 @@ const ui = {
   howEmpty: $("how-empty"),
   groupMaps: $("group-maps"),
   gates: $("gates"),
+  cardKnows: $("card-knows"),
+  cardTrained: $<HTMLDetailsElement>("card-trained"),
   cardDesc: $("card-desc"),
   cardFacts: $("card-facts"),
+  verdictNote: $("verdict-note"),
+  factReference: $("fact-reference"),
+  factDomain: $("fact-domain"),
+  refDropzone: $("ref-dropzone"),
+  refFiles: $<HTMLInputElement>("ref-files"),
+  refStatus: $("ref-status"),
+  refForget: $<HTMLButtonElement>("ref-forget"),
   offlineNote: $("offline-note"),
 };
 
@@ -82,9 +103,30 @@ interface DebugHook {
   progressEvents: number;
   /** a detection was sent and its answer has not arrived */
   pending: boolean;
+  /** a reference memory is being built, restored or forgotten */
+  refBusy: boolean;
+  /** reference operations finished (built, restored, forgotten, failed) */
+  refEvents: number;
+  /** page memories restored from this browser's storage at the last model load */
+  refRestored: number;
 }
 
-const debug: DebugHook = { state: "loading", ready: null, last: null, detections: 0, errors: [], notices: [], lastError: null, restarts: [], progress: null, progressEvents: 0, pending: false };
+const debug: DebugHook = {
+  state: "loading",
+  ready: null,
+  last: null,
+  detections: 0,
+  errors: [],
+  notices: [],
+  lastError: null,
+  restarts: [],
+  progress: null,
+  progressEvents: 0,
+  pending: false,
+  refBusy: false,
+  refEvents: 0,
+  refRestored: 0,
+};
 (window as unknown as { __acd: DebugHook }).__acd = debug;
 
 const view = new OverlayView(ui.canvas);
@@ -96,8 +138,24 @@ let pendingId = 0;
 let sentAt = 0;
 let waitingForModel = false;
 let last: ResultMsg | null = null;
+/** the category the pending / last detection was asked for */
+let pendingCategory = "";
+let lastCategory = "";
 let loadFailed = false;
 
+// Reference memories ("show it what normal looks like").
+/** the loaded bundle's identity, the key of its stored memories */
+let bundle: BundleIdentity | null = null;
+/** the active memory of each category (the bundle's own or the page's), as the model reported it */
+const activeRefs = new Map<string, ReferenceInfo>();
+/** the page's memories: image count, date, and whether this browser keeps them */
+const pageRefs = new Map<string, { images: number; created: number; kept: boolean }>();
+/** stored memories are being restored after a (re)load: detections wait for them */
+let restoring = false;
+let refBusy = false;
+let readyGeneration = 0;
+let storePromise: Promise<ReferenceStore | null> | null = null;
+let storeProblem: string | null = null;
 function setState(s: "loading" | "ready" | "busy" | "failed"): void {
   document.body.dataset.state = s;
   debug.state = s;
@@ -149,6 +207,8 @@ const client = new ModelClient(
       ui.statusDetail.textContent = "";
       showError("The model could not be loaded:", message);
       ui.busy.hidden = true;
+      restoring = false;
+      updateReferenceStatus();
     },
     result: onResult,
     detectError: onDetectError,
@@ -199,7 +259,6 @@ function onReady(m: ReadyMsg): void {
   info = m.info;
   categories = m.categories;
   debug.ready = m;
-  setState("ready");
   ui.progress.hidden = true;
   const c = m.cache;
   const how = c.filesFetched === 0 ? "from the browser cache" : `${formatBytes(c.bytesFetched)} downloaded`;
@@ -209,11 +268,26 @@ function onReady(m: ReadyMsg): void {
   document.body.classList.toggle("is-untrained", info.untrained);
   ui.howN.textContent = String(info.nGroups);
   fillCategories();
-  renderModelCard(ui.cardDesc, ui.cardFacts, info, m, categories);
-  if (waitingForModel || (current && !last)) {
-    waitingForModel = false;
-    runDetect();
-  }
+  renderModelCard({ knows: ui.cardKnows, trained: ui.cardTrained, desc: ui.cardDesc, facts: ui.cardFacts }, info, m, categories);
+  // The worker starts with the bundle's own memories; the page's are restored from storage before
+  // the first detection, on every (re)load.
+  bundle = m.bundle;
+  activeRefs.clear();
+  pageRefs.clear();
+  for (const [k, r] of Object.entries(info.references ?? {})) activeRefs.set(k, r);
+  const gen = ++readyGeneration;
+  restoring = true;
+  updateReferenceStatus();
+  void restoreReferences(gen).finally(() => {
+    if (gen !== readyGeneration || loadFailed || !client.isReady) return;
+    restoring = false;
+    updateReferenceStatus();
+    setState("ready");
+    if (waitingForModel || (current && !last)) {
+      waitingForModel = false;
+      runDetect();
+    }
+  });
 }
 
 function fillCategories(): void {
@@ -288,7 +362,7 @@ function clearExplanation(): void {
 
 function runDetect(): void {
   if (!current) return;
-  if (!client.isReady) {
+  if (!client.isReady || restoring) {
     waitingForModel = true;
     ui.busy.hidden = loadFailed;
     if (loadFailed) showError(`Could not analyse ${current.name}:`, "the model is not loaded (see the message above).");
@@ -304,6 +378,7 @@ function runDetect(): void {
   ui.busy.hidden = false;
   setState("busy");
   sentAt = performance.now();
+  pendingCategory = category;
   pendingId = client.detect(current.bytes.slice().buffer, category);
   debug.pending = true;
 }
@@ -334,6 +409,7 @@ function onResult(m: ResultMsg): void {
   if (m.id !== pendingId || !current) return;
   debug.pending = false;
   last = m;
+  lastCategory = pendingCategory;
   const d = m.detection;
   const totalMs = performance.now() - sentAt;
   ui.busy.hidden = true;
@@ -352,6 +428,8 @@ function onResult(m: ResultMsg): void {
     `${Math.round(totalMs)} ms (decode ${Math.round(t.decodeMs)} · text ${Math.round(t.textMs)} · ` +
     `model ${Math.round(t.forwardMs)} · post-processing ${Math.round(t.postprocessMs)} ms)`;
   ui.factBackend.textContent = readyMsg ? backendText(readyMsg) : "?";
+  ui.factReference.textContent = referenceFact(d.reference ?? null);
+  ui.factDomain.textContent = domainFact(d.domain ?? null, lastCategory);
   updateVerdict();
   ui.howEmpty.hidden = true;
   renderGroupMaps(ui.groupMaps, d);
@@ -367,10 +445,28 @@ function updateVerdict(): void {
   const d = last.detection;
   ui.score.textContent = d.score.toFixed(3);
   ui.factArea.textContent = `${(areaFraction(d.map, t) * 100).toFixed(1)}% of the pixels`;
-  const v = verdictFor(d.score, t, info?.untrained ?? true);
-  ui.verdict.className = `verdict ${v.kind === "anomalous" ? "bad" : v.kind === "normal" ? "good" : "none"}`;
+  const v = verdictFor(d.score, t, { untrained: info?.untrained ?? true, trainingFree: info?.trainingFree ?? false }, lastCategory, d.domain);
+  ui.verdict.className = `verdict ${v.kind === "anomalous" ? "bad" : v.kind === "normal" ? "good" : v.kind === "outside" ? "outside" : "none"}`;
   ui.verdict.textContent = v.text;
   ui.verdictBox.dataset.verdict = v.kind;
+  ui.verdictNote.textContent = v.note ?? "";
+  ui.verdictNote.hidden = !v.note;
+}
+
+const plural = (n: number, one: string) => `${n} ${one}${n === 1 ? "" : "s"}`;
+
+/** The result panel's "Reference memory" line. */
+function referenceFact(r: ReferenceInfo | null): string {
+  if (!r) return "none: zero-shot (text prompts only)";
+  const where = r.source === "page" ? "this browser" : "model bundle";
+  return `${plural(r.images, "normal image")} (${where}${r.domainOnly ? "; for the domain check only, the map is zero-shot" : ""})`;
+}
+
+/** The result panel's "In its domain?" line. */
+function domainFact(d: DomainCheck | null, category: string): string {
+  if (!d) return `cannot tell: no reference memory for ${category}`;
+  const pct = (x: number) => `${Math.round(x * 100)}%`;
+  return `${d.outside ? "no" : "yes"}: ${pct(d.farFraction)} of the patches are far from every normal reference patch (limit ${pct(d.limit)})`;
 }
 
 // ---- inputs ----------------------------------------------------------------------------------
@@ -406,6 +502,12 @@ document.addEventListener("drop", (e) => {
   e.preventDefault();
   dragDepth = 0;
   document.body.classList.remove("dragging");
+  if (e.target instanceof Node && ui.refDropzone.contains(e.target)) {
+    const files = [...(e.dataTransfer?.files ?? [])];
+    if (files.length) void addReferences(files);
+    else showError("Nothing to use:", "drop image files (dragging a picture from another web page gives a link, not the file).");
+    return;
+  }
   const f = e.dataTransfer?.files?.[0];
   if (f) void useImage(f.name, f);
   else showError("Nothing to use:", "drop an image file (dragging a picture from another web page gives a link, not the file).");
@@ -425,6 +527,7 @@ document.addEventListener("paste", (e) => {
 
 ui.category.addEventListener("change", () => {
   ui.customWrap.hidden = ui.category.value !== CUSTOM;
+  updateReferenceStatus();
   if (ui.category.value === CUSTOM) {
     ui.customText.focus();
     if (!ui.customText.value.trim()) return;
@@ -432,6 +535,7 @@ ui.category.addEventListener("change", () => {
   runDetect();
 });
 ui.customText.addEventListener("change", () => runDetect());
+ui.customText.addEventListener("input", () => updateReferenceStatus());
 
 ui.opacity.addEventListener("input", () => {
   const a = Number(ui.opacity.value);
@@ -473,12 +577,218 @@ for (const s of samples) {
   ui.samples.append(b);
 }
 
+// ---- reference memories ("show it what normal looks like") -----------------------------------
+
+/** This browser's store of the page's memories (IndexedDB), opened once; null when unavailable. */
+function referenceStore(): Promise<ReferenceStore | null> {
+  storePromise ??= ReferenceStore.open().catch((e: unknown) => {
+    storeProblem = errorMessage(e);
+    return null;
+  });
+  return storePromise;
+}
+
+function setRefBusy(busy: boolean, text?: string): void {
+  refBusy = busy;
+  debug.refBusy = busy;
+  ui.refFiles.disabled = busy;
+  ui.refDropzone.classList.toggle("disabled", busy);
+  ui.refDropzone.setAttribute("aria-disabled", String(busy));
+  if (text) ui.refStatus.textContent = text;
+  if (!busy) updateReferenceStatus();
+  else ui.refForget.disabled = true;
+}
+
+function dateText(ms: number): string {
+  try {
+    return new Date(ms).toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+  } catch {
+    return new Date(ms).toISOString();
+  }
+}
+
+/** The status line of the reference section, for the chosen category. */
+function updateReferenceStatus(): void {
+  if (refBusy) return;
+  const category = chosenCategory();
+  const page = category ? pageRefs.get(category) : undefined;
+  ui.refForget.disabled = !page || !info;
+  ui.refStatus.dataset.source = "none";
+  if (!info) {
+    ui.refStatus.textContent = loadFailed ? "The model is not loaded." : "Loading the model…";
+    return;
+  }
+  if (restoring) {
+    ui.refStatus.textContent = "Restoring the reference memories kept in this browser…";
+    return;
+  }
+  if (!category) {
+    ui.refStatus.textContent = "Say what the object is first (the memory belongs to a category).";
+    return;
+  }
+  const active = activeRefs.get(category);
+  if (page) {
+    ui.refStatus.dataset.source = "page";
+    ui.refStatus.textContent = page.kept
+      ? `Reference memory for ${category}: ${plural(page.images, "normal image")}, kept in this browser (since ${dateText(page.created)}).`
+      : `Reference memory for ${category}: ${plural(page.images, "normal image")}, used until this page is closed (this browser could not keep it${storeProblem ? `: ${storeProblem}` : ""}).`;
+  } else if (active) {
+    ui.refStatus.dataset.source = active.source;
+    ui.refStatus.textContent =
+      active.source === "bundle"
+        ? `Reference memory for ${category}: bundle memory, ${plural(active.images, "normal image")}` +
+          `${active.domainOnly ? " (for the domain check only)" : ""}. None of yours is kept for ${category}.`
+        : `Reference memory for ${category}: ${plural(active.images, "normal image")} (this page).`;
+  } else {
+    ui.refStatus.textContent = `No reference memory for ${category}: the model compares the image with its text prompts only (zero-shot).`;
+  }
+}
+
+/** Restores every memory this browser keeps for the loaded bundle; drops (and says so) one the model refuses. */
+async function restoreReferences(gen: number): Promise<void> {
+  debug.refRestored = 0;
+  const b = bundle;
+  if (!b) return;
+  const store = await referenceStore();
+  if (!store || gen !== readyGeneration) return;
+  let records: unknown[];
+  try {
+    await store.pruneStale(b).catch(() => 0);
+    records = await store.list(b);
+  } catch (e) {
+    showNotice(`The reference memories kept in this browser could not be read: ${errorMessage(e)}`);
+    return;
+  }
+  for (const r of records) {
+    if (gen !== readyGeneration) return;
+    const problem = checkRecord(r);
+    const category = typeof (r as StoredReference)?.category === "string" ? (r as StoredReference).category : null;
+    if (problem) {
+      if (category !== null) await store.delete(b, category).catch(() => undefined);
+      showNotice(`A reference memory kept in this browser${category !== null ? ` for ${category}` : ""} was unreadable (${problem}) and was dropped.`);
+      continue;
+    }
+    const rec = r as StoredReference;
+    try {
+      const active = await client.setReference(rec.category, rec.memory);
+      if (gen !== readyGeneration) return;
+      if (active) activeRefs.set(rec.category, active);
+      pageRefs.set(rec.category, { images: active?.images ?? rec.images, created: rec.created, kept: true });
+      debug.refRestored++;
+    } catch (e) {
+      if (gen !== readyGeneration) return;
+      // The model refused these bytes (another model, another format): they can never be used.
+      await store.delete(b, rec.category).catch(() => undefined);
+      showNotice(
+        `Your reference memory for ${rec.category} (${plural(rec.images, "image")}) does not fit this model and was dropped: ` +
+          `${errorMessage(e)}. Give it the normal images again.`,
+      );
+    } finally {
+      debug.refEvents++;
+    }
+  }
+}
+
+/** Builds a memory for the chosen category from 1–16 normal images, keeps it in this browser. */
+async function addReferences(files: File[]): Promise<void> {
+  if (files.length === 0) return;
+  hideError();
+  if (files.length > MAX_REFERENCE_IMAGES) {
+    showError("Too many images:", `a reference memory is built from 1 to ${MAX_REFERENCE_IMAGES} normal images; you gave ${files.length}. Choose at most ${MAX_REFERENCE_IMAGES}.`);
+    return;
+  }
+  const category = chosenCategory();
+  if (!category) {
+    showError("Say what the object is:", "the reference memory belongs to a category; type a few words in the box under the category list.");
+    return;
+  }
+  if (!info || !bundle || !client.isReady || restoring || refBusy) {
+    showError("Not yet:", refBusy ? "a reference memory is being built; wait for it." : "the model is not ready yet.");
+    return;
+  }
+  for (const f of files) {
+    if (f.size === 0 || f.size > MAX_FILE_BYTES) {
+      showError(`Could not use ${f.name}:`, f.size === 0 ? "the file is empty." : `the file is ${formatBytes(f.size)}; the page takes images up to ${formatBytes(MAX_FILE_BYTES)}.`);
+      return;
+    }
+  }
+  const b = bundle;
+  setRefBusy(true, `Building the reference memory for ${category} from ${plural(files.length, "normal image")}…`);
+  let built = false;
+  try {
+    const images = await Promise.all(files.map((f) => f.arrayBuffer()));
+    const { info: active, memory } = await client.buildReference(images, category);
+    const count = active?.images ?? files.length;
+    activeRefs.set(category, active ?? { images: count, patches: [], source: "page" });
+    const rec = makeRecord(b, category, memory, count);
+    let kept = false;
+    const store = await referenceStore();
+    if (store) {
+      try {
+        await store.put(rec);
+        kept = true;
+      } catch (e) {
+        storeProblem = errorMessage(e);
+      }
+    }
+    if (!kept) showNotice(`The reference memory for ${category} is used until this page is closed: this browser could not keep it (${storeProblem ?? "no storage"}).`);
+    pageRefs.set(category, { images: count, created: rec.created, kept });
+    built = true;
+  } catch (e) {
+    const names = files.map((f) => f.name).join(", ");
+    showError(`Could not build the reference memory for ${category}:`, `${errorMessage(e)} (images, in order: ${names})`);
+  } finally {
+    debug.refEvents++;
+    setRefBusy(false);
+  }
+  // The memory applies from the next detection: run the current image again with it.
+  if (built && current && last) runDetect();
+}
+
+/** Forgets the page's memory of the chosen category, here and in this browser's storage. */
+async function forgetReference(): Promise<void> {
+  const category = chosenCategory();
+  if (!category || refBusy) return;
+  hideError();
+  setRefBusy(true, `Forgetting the reference memory for ${category}…`);
+  try {
+    if (client.isReady) {
+      const active = await client.clearReference(category);
+      if (active) activeRefs.set(category, active);
+      else activeRefs.delete(category);
+    }
+    pageRefs.delete(category);
+    const store = await referenceStore();
+    if (store && bundle) await store.delete(bundle, category);
+  } catch (e) {
+    showError(`Could not forget the reference memory for ${category}:`, errorMessage(e));
+  } finally {
+    debug.refEvents++;
+    setRefBusy(false);
+  }
+  if (current && last) runDetect();
+}
+
+ui.refFiles.addEventListener("change", () => {
+  const files = [...(ui.refFiles.files ?? [])];
+  ui.refFiles.value = "";
+  void addReferences(files);
+});
+ui.refDropzone.addEventListener("keydown", (e) => {
+  if (e.key === "Enter" || e.key === " ") {
+    e.preventDefault();
+    if (!refBusy) ui.refFiles.click();
+  }
+});
+ui.refForget.addEventListener("click", () => void forgetReference());
+
 // ---- start -----------------------------------------------------------------------------------
 
 ui.legendBar.style.background = turboGradientCss();
 view.setOpacity(Number(ui.opacity.value));
 view.setThreshold(Number(ui.threshold.value));
 setState("loading");
+updateReferenceStatus();
 client.start();
 
 // Offline: a small service worker keeps the page, the runtime and the samples; the worker keeps

@@ -1,7 +1,7 @@
 // The teaching panel ("How it works": per-group maps and gate weights) and the model card.
 
 import { mapCanvas } from "./overlay";
-import type { CategoryInfo, Detection, ModelInfo, ReadyMsg } from "./protocol";
+import type { CategoryInfo, Detection, ModelInfo, ReadyMsg, ReferenceInfo } from "./protocol";
 import { formatBytes } from "./progress";
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
@@ -86,9 +86,43 @@ export function renderGates(box: HTMLElement, d: Detection): void {
   box.append(table);
 }
 
-export function renderModelCard(desc: HTMLElement, facts: HTMLElement, info: ModelInfo, ready: ReadyMsg, categories: CategoryInfo[]): void {
-  desc.textContent = info.description || info.name;
-  desc.classList.remove("muted");
+export interface ModelCardElements {
+  /** the opening sentence: what the model knows and does not know */
+  knows: HTMLElement;
+  /** <details> "How it was trained" around `desc` */
+  trained: HTMLDetailsElement;
+  desc: HTMLElement;
+  facts: HTMLElement;
+}
+
+/** The model card's opening sentence: what the model knows, and what it does not. */
+export function knowsSentence(info: Pick<ModelInfo, "untrained" | "trainedOn" | "trainingFree">): string {
+  if (info.untrained) return "Knows: nothing. These are untrained / random weights for testing the page, not a detector.";
+  if (info.trainingFree) {
+    return "Knows: only what CLIP learned from web images and their captions; it was not trained on defects. " +
+      "Anything else is outside what it knows; it says so when it can tell.";
+  }
+  const what = (info.trainedOn ?? "").trim().replace(/[.\s]+$/, "");
+  if (!what) return "Knows: the bundle does not say what it was trained on. It says when an image is outside what it knows only where it has a reference memory.";
+  return `Knows: ${what}. Anything else is outside what it knows; it says so when it can tell.`;
+}
+
+/** "carpet (8 normal images), wood (8 normal images)" or null when the bundle has none. */
+export function bundleReferencesText(refs: Record<string, ReferenceInfo> | undefined): string | null {
+  const entries = Object.entries(refs ?? {});
+  if (!entries.length) return null;
+  const text = entries.map(([k, r]) => `${k} (${r.images} normal image${r.images === 1 ? "" : "s"})`).join(", ");
+  return entries.every(([, r]) => r.domainOnly) ? `${text}; for the out-of-domain check only (the maps stay zero-shot)` : text;
+}
+
+export function renderModelCard(card: ModelCardElements, info: ModelInfo, ready: ReadyMsg, categories: CategoryInfo[]): void {
+  card.knows.textContent = knowsSentence(info);
+  card.knows.classList.remove("muted");
+  card.desc.textContent = info.description || info.name;
+  const summary = card.trained.querySelector("summary");
+  if (summary) summary.textContent = info.untrained ? "About these weights" : "How it was trained";
+  card.trained.hidden = false;
+  const facts = card.facts;
   facts.replaceChildren();
   const add = (k: string, v: string, cls?: string) => {
     facts.append(el("dt", {}, k));
@@ -105,6 +139,11 @@ export function renderModelCard(desc: HTMLElement, facts: HTMLElement, info: Mod
   add(
     "Categories",
     categories.length ? `${categories.length}: ${categories.map((c) => c.realName).join(", ")}` : "none",
+  );
+  add(
+    "Reference memories",
+    bundleReferencesText(info.references) ??
+      "none in the bundle: without one it cannot tell what is outside its domain (you can give it normal images above)",
   );
   add("Free-text categories", info.hasTextTower ? "yes (the bundle carries the text tower)" : "no (only the listed categories)");
   add("Running on", ready.backend === "webgpu" ? `WebGPU${ready.adapter ? ` — ${ready.adapter}` : ""}` : "CPU (WebAssembly)");

@@ -1,8 +1,13 @@
 // Messages between the page and the model worker (transformers.js style):
-//   page → worker: load, detect
-//   worker → page: progress*, notice*, ready | error(stage "load"); then per detect: result | error(stage "detect")
+//   page → worker: load, detect, buildReference, setReference, clearReference
+//   worker → page: progress*, notice*, ready | error(stage "load"); then per detect: result | error(stage "detect");
+//                  per reference request: reference | error(stage "reference")
 // Everything crossing the boundary is checked with the guards below, so a malformed message is
 // reported instead of crashing either side.
+//
+// The types of the wasm module's results (ModelInfo, Detection, ReferenceInfo, DomainCheck) are
+// declared here once, by hand, matching `AcdInfo`, `AcdDetection`, `AcdReferenceInfo` and
+// `AcdDomainCheck` of www/pkg/acd_wasm.d.ts (crates/wasm); wasm-types.ts uses these.
 
 /** What the page asks for: "auto" tries WebGPU and falls back to the CPU, the others are strict. */
 export type BackendRequest = "auto" | "webgpu" | "cpu";
@@ -25,6 +30,30 @@ export interface ModelInfo {
   /** CLIP alone, no adapters (`acd export --training-free`); absent in older modules. */
   trainingFree?: boolean;
   backbone: string;
+  /** The bundle's own reference memories by category; absent in older modules. */
+  references?: Record<string, ReferenceInfo>;
+}
+
+/** `AcdReferenceInfo`: a normal-reference memory (few-shot mode). */
+export interface ReferenceInfo {
+  /** Normal images the memory was built from. */
+  images: number;
+  /** Patches kept per visual group (after the coreset). */
+  patches: number[];
+  /** "bundle": shipped in the model bundle; "page": built in this browser from the user's images. */
+  source: "bundle" | "page";
+  /** Used for the out-of-domain check only: the score and map are the zero-shot ones (absent: false). */
+  domainOnly?: boolean;
+}
+
+/** `AcdDomainCheck`: is the image within what the model knows for the category? */
+export interface DomainCheck {
+  /** Fraction of the image's patches farther from every reference patch than the memory's normal limit. */
+  farFraction: number;
+  /** The limit on farFraction above which the image is outside what the model knows. */
+  limit: number;
+  /** farFraction > limit: the page shows "Outside what this model knows for <category>" instead of a verdict. */
+  outside: boolean;
 }
 
 /** `AcdModel.detect()` of the wasm module. */
@@ -43,6 +72,10 @@ export interface Detection {
   /** N arrays of length 2N: [level j][normal, abnormal] */
   gateWeights: Float32Array[];
   timings: { decodeMs: number; textMs: number; forwardMs: number; postprocessMs: number };
+  /** The reference memory used for this detection, null when none (absent in older modules). */
+  reference?: ReferenceInfo | null;
+  /** null when the category has no memory, so there is nothing to compare with (absent in older modules). */
+  domain?: DomainCheck | null;
 }
 
 export interface CategoryInfo {
@@ -70,7 +103,34 @@ export interface DetectMsg {
   category: string;
 }
 
-export type PageToWorker = LoadMsg | DetectMsg;
+/** Build a reference memory from 1–16 encoded normal images; it becomes the category's active memory. */
+export interface BuildReferenceMsg {
+  type: "buildReference";
+  id: number;
+  category: string;
+  images: ArrayBuffer[];
+}
+
+/** Restore a memory serialized by an earlier build (kept by the page in IndexedDB). */
+export interface SetReferenceMsg {
+  type: "setReference";
+  id: number;
+  category: string;
+  memory: ArrayBuffer;
+}
+
+/** Forget the page's memory of a category (the bundle's own, if any, is active again). */
+export interface ClearReferenceMsg {
+  type: "clearReference";
+  id: number;
+  category: string;
+}
+
+export type ReferenceRequest = BuildReferenceMsg | SetReferenceMsg | ClearReferenceMsg;
+export type PageToWorker = LoadMsg | DetectMsg | ReferenceRequest;
+
+/** Most images one reference memory is built from. */
+export const MAX_REFERENCE_IMAGES = 16;
 
 export interface ProgressMsg {
   type: "progress";
@@ -102,6 +162,8 @@ export interface ReadyMsg {
   adapter: string | null;
   timings: { runtimeMs: number; downloadMs: number; initMs: number; totalMs: number };
   cache: { filesFromCache: number; filesFetched: number; bytesFetched: number; cacheName: string | null };
+  /** Identity of the bundle for the page's stored memories: manifest name + SHA-256 of its first file. */
+  bundle: { name: string; sha256: string };
 }
 
 export interface ResultMsg {
@@ -112,11 +174,22 @@ export interface ResultMsg {
   workerMs: number;
 }
 
+/** Answer to a reference request: the category's active memory afterwards. */
+export interface ReferenceMsg {
+  type: "reference";
+  id: number;
+  category: string;
+  /** the active memory of the category now (after a clear: the bundle's own, or null) */
+  info: ReferenceInfo | null;
+  /** buildReference only: the serialized memory, for the page to store */
+  memory?: ArrayBuffer;
+}
+
 export interface ErrorMsg {
   type: "error";
-  /** the detect id, null for load errors */
+  /** the detect or reference request id, null for load errors */
   id: number | null;
-  stage: "load" | "detect" | "protocol";
+  stage: "load" | "detect" | "reference" | "protocol";
   message: string;
   /** the worker cannot continue (a wasm trap): the page should start a new one */
   fatal: boolean;
@@ -124,7 +197,7 @@ export interface ErrorMsg {
   retryOnCpu?: string;
 }
 
-export type WorkerToPage = ProgressMsg | NoticeMsg | ReadyMsg | ResultMsg | ErrorMsg;
+export type WorkerToPage = ProgressMsg | NoticeMsg | ReadyMsg | ResultMsg | ReferenceMsg | ErrorMsg;
 
 // ---- guards ----------------------------------------------------------------------------------
 
@@ -150,7 +223,34 @@ export function isPageToWorker(x: unknown): x is PageToWorker {
   if (x.type === "detect") {
     return isNum(x.id) && x.image instanceof ArrayBuffer && isStr(x.category);
   }
+  if (x.type === "buildReference") {
+    return isNum(x.id) && isStr(x.category) && Array.isArray(x.images) && x.images.every((b) => b instanceof ArrayBuffer);
+  }
+  if (x.type === "setReference") {
+    return isNum(x.id) && isStr(x.category) && x.memory instanceof ArrayBuffer;
+  }
+  if (x.type === "clearReference") {
+    return isNum(x.id) && isStr(x.category);
+  }
   return false;
+}
+
+/** Checks a reference memory's description (`AcdReferenceInfo`); null when it is well formed. */
+export function checkReferenceInfo(r: unknown): string | null {
+  if (!isObj(r)) return "reference info is not an object";
+  if (!isNum(r.images) || r.images < 0) return "reference info: images is not a count";
+  if (!Array.isArray(r.patches) || !r.patches.every(isNum)) return "reference info: patches is not a list of numbers";
+  if (r.source !== "bundle" && r.source !== "page") return `reference info: unknown source ${JSON.stringify(r.source)}`;
+  if (r.domainOnly !== undefined && typeof r.domainOnly !== "boolean") return "reference info: domainOnly is not a boolean";
+  return null;
+}
+
+/** Checks a domain check (`AcdDomainCheck`); null when it is well formed. */
+export function checkDomain(d: unknown): string | null {
+  if (!isObj(d)) return "domain check is not an object";
+  if (!isNum(d.farFraction) || !isNum(d.limit)) return "domain check: farFraction/limit are not numbers";
+  if (typeof d.outside !== "boolean") return "domain check: outside is not a boolean";
+  return null;
 }
 
 /** Checks a detection's shapes: map is width×height, N group maps of grid², N gate arrays of 2N. */
@@ -170,6 +270,14 @@ export function checkDetection(d: unknown): string | null {
   if (d.groupMaps.some((m) => m.length !== g * g)) return `a group map is not ${g}×${g}`;
   if (d.gateWeights.some((m) => m.length !== 2 * n)) return `a gate weight array does not have 2N = ${2 * n} entries`;
   if (!isObj(d.timings)) return "detection.timings is missing";
+  if (d.reference !== undefined && d.reference !== null) {
+    const p = checkReferenceInfo(d.reference);
+    if (p) return `detection.${p}`;
+  }
+  if (d.domain !== undefined && d.domain !== null) {
+    const p = checkDomain(d.domain);
+    if (p) return `detection.${p}`;
+  }
   return null;
 }
 
@@ -189,9 +297,24 @@ export function isWorkerToPage(x: unknown): x is WorkerToPage {
     case "notice":
       return isStr(x.message);
     case "ready":
-      return isObj(x.info) && Array.isArray(x.categories) && (x.backend === "webgpu" || x.backend === "cpu") && isObj(x.timings);
+      return (
+        isObj(x.info) &&
+        Array.isArray(x.categories) &&
+        (x.backend === "webgpu" || x.backend === "cpu") &&
+        isObj(x.timings) &&
+        isObj(x.bundle) &&
+        isStr(x.bundle.name) &&
+        isStr(x.bundle.sha256)
+      );
     case "result":
       return isNum(x.id) && checkDetection(x.detection) === null && isNum(x.workerMs);
+    case "reference":
+      return (
+        isNum(x.id) &&
+        isStr(x.category) &&
+        (x.info === null || checkReferenceInfo(x.info) === null) &&
+        (x.memory === undefined || x.memory instanceof ArrayBuffer)
+      );
     case "error":
       return (x.id === null || isNum(x.id)) && isStr(x.stage) && isStr(x.message) && typeof x.fatal === "boolean";
     default:

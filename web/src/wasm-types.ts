@@ -1,12 +1,24 @@
 // The shape of www/pkg/acd_wasm.js (crates/wasm, built by scripts/build-wasm). It is imported at
-// run time from its URL, not bundled, so the page builds without it.
+// run time from its URL, not bundled, so the page builds without it. The result types are
+// declared once, in protocol.ts.
 
-import type { Detection, ModelInfo } from "./protocol";
+import type { Detection, ModelInfo, ReferenceInfo } from "./protocol";
 
 export interface AcdModelLike {
   info(): ModelInfo;
   categories(): string[];
   detect(imageBytes: Uint8Array, category: string): Promise<Detection>;
+  /**
+   * Builds a reference memory from 1–16 encoded normal images, makes it the active memory of
+   * `category`, and resolves to its serialized bytes (rejects with an Error naming a bad image or
+   * a count outside 1..16). Absent in modules built before the reference memory.
+   */
+  buildReference?(images: Uint8Array[], category: string): Promise<Uint8Array>;
+  /** Restores bytes made by buildReference; throws an Error naming the problem if they do not fit this model. */
+  setReference?(category: string, memory: Uint8Array): ReferenceInfo;
+  /** Forgets the page's memory of `category`; the bundle's own memory (if any) is active again. */
+  clearReference?(category: string): void;
+  referenceInfo?(category: string): ReferenceInfo | null;
   free(): void;
 }
 

@@ -2,6 +2,9 @@
 // picks the backend, and runs detections, so the page never freezes.
 //   load   → progress* → notice* → ready | error
 //   detect → result | error
+//   buildReference | setReference | clearReference → reference | error
+// Detections and reference requests run one at a time, in the order they arrive, so a memory
+// restored or built before a detection is the one that detection uses.
 
 import { probeWebGpu, softwareAdapterReason } from "./backend";
 import {
@@ -18,6 +21,7 @@ import {
 import { DownloadProgress, throttle } from "./progress";
 import {
   checkDetection,
+  checkReferenceInfo,
   detectionTransferables,
   errorMessage,
   isPageToWorker,
@@ -27,6 +31,8 @@ import {
   type DetectMsg,
   type LoadMsg,
   type LoadPhase,
+  type ReferenceInfo,
+  type ReferenceRequest,
   type WorkerToPage,
 } from "./protocol";
 import type { AcdModelLike, AcdWasmModule } from "./wasm-types";
@@ -43,6 +49,12 @@ let model: AcdModelLike | null = null;
 let loadStarted = false;
 /** Set after a wasm trap: the instance must not be used again. */
 let broken: string | null = null;
+/** Detections and reference requests, one at a time in arrival order. */
+let queue: Promise<void> = Promise.resolve();
+
+function enqueue(task: () => Promise<void>): void {
+  queue = queue.then(task).catch(() => undefined); // each task reports its own errors
+}
 
 function post(message: WorkerToPage, transfer: Transferable[] = []): void {
   scope.postMessage(message, transfer);
@@ -55,7 +67,8 @@ scope.addEventListener("message", (ev) => {
     return;
   }
   if (msg.type === "load") void handleLoad(msg);
-  else void handleDetect(msg);
+  else if (msg.type === "detect") enqueue(() => handleDetect(msg));
+  else enqueue(() => handleReference(msg));
 });
 
 scope.addEventListener("unhandledrejection", (ev) => {
@@ -210,6 +223,7 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
       adapter,
       timings: { runtimeMs, downloadMs, initMs, totalMs: performance.now() - t0 },
       cache: { filesFromCache, filesFetched, bytesFetched, cacheName: cache ? cacheName : null },
+      bundle: { name: manifest.name, sha256: manifest.files[0].sha256.toLowerCase() },
     });
   } catch (e) {
     const trap = isWasmTrap(e);
@@ -241,5 +255,58 @@ async function handleDetect(msg: DetectMsg): Promise<void> {
       model = null;
     }
     post({ type: "error", id: msg.id, stage: "detect", message: errorMessage(e), fatal: trap });
+  }
+}
+
+const NO_REFERENCE_API = "this model runtime has no reference memory (www/pkg is older than the page: rebuild it with scripts/build-wasm)";
+
+/** The bytes of a Uint8Array as an ArrayBuffer of their own (a view on wasm memory is copied). */
+function ownBuffer(a: Uint8Array): ArrayBuffer {
+  return a.byteOffset === 0 && a.byteLength === a.buffer.byteLength && a.buffer instanceof ArrayBuffer ? a.buffer : a.slice().buffer;
+}
+
+function checkedInfo(r: unknown): ReferenceInfo | null {
+  if (r === null || r === undefined) return null;
+  const problem = checkReferenceInfo(r);
+  if (problem) throw new Error(`the model returned a malformed result: ${problem}`);
+  return r as ReferenceInfo;
+}
+
+async function handleReference(msg: ReferenceRequest): Promise<void> {
+  if (broken) {
+    post({ type: "error", id: msg.id, stage: "reference", message: `the model stopped working (${broken})`, fatal: true });
+    return;
+  }
+  if (!model) {
+    post({ type: "error", id: msg.id, stage: "reference", message: "the model is not loaded yet", fatal: false });
+    return;
+  }
+  const m = model;
+  try {
+    if (!m.buildReference || !m.setReference || !m.clearReference || !m.referenceInfo) throw new Error(NO_REFERENCE_API);
+    if (msg.type === "buildReference") {
+      const bytes = await m.buildReference(
+        msg.images.map((b) => new Uint8Array(b)),
+        msg.category,
+      );
+      if (!(bytes instanceof Uint8Array)) throw new Error("the model returned a malformed result: the reference memory is not bytes");
+      const memory = ownBuffer(bytes);
+      const info = checkedInfo(m.referenceInfo(msg.category));
+      post({ type: "reference", id: msg.id, category: msg.category, info, memory }, [memory]);
+    } else if (msg.type === "setReference") {
+      const info = checkedInfo(m.setReference(msg.category, new Uint8Array(msg.memory)));
+      post({ type: "reference", id: msg.id, category: msg.category, info });
+    } else {
+      m.clearReference(msg.category);
+      const info = checkedInfo(m.referenceInfo(msg.category));
+      post({ type: "reference", id: msg.id, category: msg.category, info });
+    }
+  } catch (e) {
+    const trap = isWasmTrap(e);
+    if (trap) {
+      broken = errorMessage(e);
+      model = null;
+    }
+    post({ type: "error", id: msg.id, stage: "reference", message: errorMessage(e), fatal: trap });
   }
 }

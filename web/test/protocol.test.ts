@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import { MAX_RESTARTS, ModelClient, type ClientEvents, type WorkerLike } from "../src/client";
 import {
   checkDetection,
+  checkDomain,
+  checkReferenceInfo,
   detectionTransferables,
   errorMessage,
   isPageToWorker,
@@ -55,6 +57,43 @@ describe("message guards", () => {
     e.groupMaps.pop();
     expect(checkDetection(e)).toMatch(/1 group maps but 2 gate weight arrays/);
     expect(checkDetection({ ...detection(), score: "x" })).toMatch(/score/);
+  });
+});
+
+describe("reference memory messages", () => {
+  const info = { images: 8, patches: [120, 120], source: "page" };
+  it("accepts the page's reference requests and nothing malformed", () => {
+    expect(isPageToWorker({ type: "buildReference", id: 2, category: "carpet", images: [new ArrayBuffer(3), new ArrayBuffer(4)] })).toBe(true);
+    expect(isPageToWorker({ type: "buildReference", id: 2, category: "carpet", images: [new Uint8Array(3)] })).toBe(false);
+    expect(isPageToWorker({ type: "buildReference", id: 2, category: "carpet", images: new ArrayBuffer(3) })).toBe(false);
+    expect(isPageToWorker({ type: "setReference", id: 3, category: "carpet", memory: new ArrayBuffer(9) })).toBe(true);
+    expect(isPageToWorker({ type: "setReference", id: 3, category: "carpet" })).toBe(false);
+    expect(isPageToWorker({ type: "clearReference", id: 4, category: "carpet" })).toBe(true);
+    expect(isPageToWorker({ type: "clearReference", id: 4 })).toBe(false);
+  });
+  it("accepts the worker's reference answers and checks their info", () => {
+    expect(isWorkerToPage({ type: "reference", id: 2, category: "carpet", info, memory: new ArrayBuffer(5) })).toBe(true);
+    expect(isWorkerToPage({ type: "reference", id: 4, category: "carpet", info: null })).toBe(true);
+    expect(isWorkerToPage({ type: "reference", id: 4, category: "carpet", info: { ...info, source: "cloud" } })).toBe(false);
+    expect(isWorkerToPage({ type: "reference", id: 4, category: "carpet", info, memory: [1, 2] })).toBe(false);
+    expect(isWorkerToPage({ type: "error", id: 4, stage: "reference", message: "image 3 could not be decoded", fatal: false })).toBe(true);
+  });
+  it("a ready message carries the bundle identity", () => {
+    const { bundle: _, ...old } = ready();
+    expect(isWorkerToPage(ready())).toBe(true);
+    expect(isWorkerToPage(old)).toBe(false);
+  });
+  it("checks the reference and domain fields of a detection (absent or null is fine)", () => {
+    expect(checkReferenceInfo(info)).toBeNull();
+    expect(checkReferenceInfo({ ...info, patches: ["x"] })).toMatch(/patches/);
+    expect(checkReferenceInfo({ ...info, source: "bundle", domainOnly: true })).toBeNull();
+    expect(checkReferenceInfo({ ...info, domainOnly: "yes" })).toMatch(/domainOnly/);
+    expect(checkDomain({ farFraction: 0.2, limit: 0.5, outside: false })).toBeNull();
+    expect(checkDomain({ farFraction: 0.2, limit: 0.5, outside: "no" })).toMatch(/outside/);
+    expect(checkDetection({ ...detection(), reference: null, domain: null })).toBeNull();
+    expect(checkDetection({ ...detection(), reference: info, domain: { farFraction: 0.7, limit: 0.5, outside: true } })).toBeNull();
+    expect(checkDetection({ ...detection(), reference: { images: "8" } })).toMatch(/detection\.reference info: images/);
+    expect(checkDetection({ ...detection(), domain: { farFraction: 0.7 } })).toMatch(/detection\.domain check/);
   });
 });
 
@@ -131,6 +170,7 @@ const ready = (backend = "webgpu") => ({
   adapter: null,
   timings: { runtimeMs: 1, downloadMs: 1, initMs: 1, totalMs: 3 },
   cache: { filesFromCache: 0, filesFetched: 1, bytesFetched: 10, cacheName: "c" },
+  bundle: { name: "demo", sha256: "ab".repeat(32) },
 });
 
 describe("ModelClient", () => {
@@ -200,6 +240,48 @@ describe("ModelClient", () => {
     }
     expect(workers).toHaveLength(MAX_RESTARTS + 1);
     expect(log.at(-1)).toMatch(/^loadError the model stopped working and could not be restarted/);
+  });
+
+  it("sends reference requests with their buffers transferred and resolves them by id", async () => {
+    const { client, workers } = setup();
+    client.start();
+    workers[0].reply(ready());
+    const images = [new ArrayBuffer(4), new ArrayBuffer(6)];
+    const built = client.buildReference(images, "carpet");
+    const sent = workers[0].sent[1];
+    expect(sent.message).toMatchObject({ type: "buildReference", category: "carpet" });
+    expect(sent.transfer).toEqual(images);
+    const info = { images: 2, patches: [10, 10], source: "page" as const };
+    const memory = new ArrayBuffer(100);
+    const restored = client.setReference("wood", new ArrayBuffer(7));
+    const restoreId = workers[0].sent[2].message.id;
+    expect(workers[0].sent[2].transfer).toHaveLength(1);
+    // answers may come in any order
+    workers[0].reply({ type: "reference", id: restoreId, category: "wood", info: { ...info, images: 5 } });
+    workers[0].reply({ type: "reference", id: sent.message.id, category: "carpet", info, memory });
+    await expect(built).resolves.toEqual({ info, memory });
+    await expect(restored).resolves.toEqual({ ...info, images: 5 });
+    const cleared = client.clearReference("carpet");
+    expect(workers[0].sent[3].message).toMatchObject({ type: "clearReference", category: "carpet" });
+    workers[0].reply({ type: "reference", id: workers[0].sent[3].message.id, category: "carpet", info: { ...info, source: "bundle" } });
+    await expect(cleared).resolves.toMatchObject({ source: "bundle" });
+  });
+
+  it("rejects a reference request with the model's error, before ready, and when the worker stops", async () => {
+    const { client, workers, log } = setup();
+    client.start();
+    await expect(client.clearReference("carpet")).rejects.toThrow(/not ready/);
+    workers[0].reply(ready());
+    const bad = client.setReference("carpet", new ArrayBuffer(3));
+    workers[0].reply({ type: "error", id: workers[0].sent[1].message.id, stage: "reference", message: "the memory was built for another model", fatal: false });
+    await expect(bad).rejects.toThrow("the memory was built for another model");
+    expect(client.isReady).toBe(true);
+    const lost = client.buildReference([new ArrayBuffer(3)], "carpet");
+    const detectId = client.detect(new ArrayBuffer(1), "carpet");
+    workers[0].reply({ type: "error", id: detectId, stage: "detect", message: "RuntimeError: unreachable", fatal: true });
+    await expect(lost).rejects.toThrow(/the model worker stopped/);
+    expect(workers).toHaveLength(2);
+    expect(log.some((l) => l.startsWith("restart"))).toBe(true);
   });
 
   it("reports load errors, worker script errors and malformed messages", () => {
