@@ -158,7 +158,9 @@ def main():
     bad("bad_ico.png", save(rgb, "ICO"), "unsupported")
     bad("bad_truncated.png", good_png[: len(good_png) // 2], "could not decode")
     bad("bad_header_only.png", good_png[:33], "could not decode")
-    bad("bad_truncated.jpg", good_jpg[: len(good_jpg) // 3], "could not decode")
+    bad("bad_truncated.jpg", good_jpg[: len(good_jpg) // 3], "truncated")
+    # Cut in the last scan: the decoder would fill the tail in; refused like Pillow's default.
+    bad("bad_truncated_tail.jpg", good_jpg[: len(good_jpg) * 9 // 10], "truncated")
     bad("bad_truncated.gif", good_gif[:30], "could not decode")
     idat = good_png.index(b"IDAT")
     bad("bad_checksum.png", good_png[: idat + 10] + bytes([good_png[idat + 10] ^ 0xFF]) + good_png[idat + 11:], "could not decode")

@@ -173,6 +173,14 @@ fn run_with<B: Backend>(
     };
     let load_ms = t.elapsed().as_secs_f64() * 1000.0;
     eprintln!("model loaded in {load_ms:.0} ms");
+    // A category the model cannot embed fails once, before any image is read (not once per image).
+    if let Err(e) = detector.text_embedding(&args.category) {
+        let known = detector.known_categories();
+        if known.is_empty() {
+            bail!("{e}");
+        }
+        bail!("{e}; this model's categories: {}", known.join(", "));
+    }
     if !args.reference.is_empty() {
         let t = Instant::now();
         let refs = read_references(&args.reference, &detector.limits)?;

@@ -223,3 +223,33 @@ fn detect_with_separate_clip_and_adapter_files() {
         String::from_utf8_lossy(&output.stderr)
     );
 }
+
+/// A category the bundle has no embedding for (and no text tower to compute one) is refused once,
+/// before any image is read: exit status 2, nothing on stdout, the bundle's categories listed.
+#[test]
+fn an_unknown_category_is_refused_before_any_image() {
+    let out = temp_dir("unknown-category");
+    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../www/models/demo");
+    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/images");
+    let output = Command::new(env!("CARGO_BIN_EXE_acd"))
+        .arg("detect")
+        .arg(corpus.join("ok_rgb.png"))
+        .arg(corpus.join("ok_gray.png"))
+        .arg("--bundle")
+        .arg(&demo)
+        .args(["--category", "bottle", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty(), "no image may be analysed");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        err.contains("\"bottle\"") && err.contains("carpet, wood, woven_fabric"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read_dir(&out).unwrap().next().is_none(),
+        "no output written"
+    );
+}

@@ -48,6 +48,8 @@ pub enum ImageError {
     Decode(String),
     #[error("the image has zero width or height")]
     ZeroSize,
+    #[error("the JPEG file is truncated: it ends before its end-of-image marker (refused, as Pillow does, rather than analysed with the missing part filled in)")]
+    TruncatedJpeg,
 }
 
 fn decode_error(e: image::ImageError) -> ImageError {
@@ -63,6 +65,48 @@ pub struct RgbImage {
     pub width: usize,
     pub height: usize,
     pub pixels: Vec<u8>,
+}
+
+/// Whether a JPEG reaches its end-of-image marker (`FF D9`) after its first scan. The segments
+/// before the scan are walked by their lengths, so an EXIF thumbnail's own markers are skipped;
+/// inside entropy-coded data a `FF` byte is always stuffed (`FF 00`) or a restart marker, so
+/// `FF D9` there is the real end.
+pub fn jpeg_is_complete(bytes: &[u8]) -> bool {
+    if bytes.len() < 4 || bytes[0] != 0xFF || bytes[1] != 0xD8 {
+        return false;
+    }
+    let mut i = 2;
+    // Walk marker segments up to the first start-of-scan (FF DA).
+    loop {
+        // Fill bytes (FF FF …) may precede a marker.
+        while i < bytes.len() && bytes[i] == 0xFF && bytes.get(i + 1) == Some(&0xFF) {
+            i += 1;
+        }
+        if i + 4 > bytes.len() || bytes[i] != 0xFF {
+            return false;
+        }
+        let marker = bytes[i + 1];
+        if marker == 0xD9 {
+            return false; // an end before any scan: no image data
+        }
+        if (0xD0..=0xD7).contains(&marker) || marker == 0x01 {
+            i += 2; // standalone markers
+            continue;
+        }
+        let len = u16::from_be_bytes([bytes[i + 2], bytes[i + 3]]) as usize;
+        if len < 2 {
+            return false;
+        }
+        let next = i + 2 + len;
+        if marker == 0xDA {
+            i = next;
+            break;
+        }
+        i = next;
+    }
+    bytes
+        .get(i.min(bytes.len())..)
+        .is_some_and(|rest| rest.windows(2).any(|w| w == [0xFF, 0xD9]))
 }
 
 /// Decodes PNG, JPEG, BMP, GIF, WebP or TIFF bytes to RGB, enforcing `limits` before any pixel
@@ -93,6 +137,10 @@ pub fn decode_image(bytes: &[u8], limits: &DecodeLimits) -> Result<RgbImage, Ima
     // message (the decoders report a zero size as a generic format error).
     if let Some((w, h)) = declared_size(bytes, format) {
         check_size(w, h, limits)?;
+    }
+    // The JPEG decoder fills a missing tail with grey and reports success: a silently wrong map.
+    if format == image::ImageFormat::Jpeg && !jpeg_is_complete(bytes) {
+        return Err(ImageError::TruncatedJpeg);
     }
     // A bound on every allocation the decoder makes (the pixel check below is the exact one):
     // 16 bytes per allowed pixel (RGBA at 32 bits per channel), at least 1 MiB.
@@ -208,6 +256,34 @@ pub fn preprocess(
 
 #[cfg(test)]
 mod tests {
+
+    /// SOI, an APP1 segment holding a thumbnail's own SOS … EOI, the frame's SOS header, then
+    /// entropy-coded data: complete only when an EOI follows the main scan.
+    #[test]
+    fn a_jpeg_is_complete_only_with_the_end_marker_after_its_scan() {
+        let thumb = [0xFF, 0xD8, 0xFF, 0xDA, 0x00, 0x02, 0x12, 0xFF, 0xD9];
+        let mut head = vec![0xFF, 0xD8, 0xFF, 0xE1];
+        head.extend(((thumb.len() + 2) as u16).to_be_bytes());
+        head.extend(thumb);
+        head.extend([0xFF, 0xDA, 0x00, 0x03, 0x01]); // SOS header, length 3
+        let data = [0x12, 0xFF, 0x00, 0x34, 0xFF, 0xD0, 0x56]; // stuffed FF, a restart marker
+        let mut whole = head.clone();
+        whole.extend(data);
+        assert!(
+            !jpeg_is_complete(&whole),
+            "no EOI after the scan: truncated"
+        );
+        whole.extend([0xFF, 0xD9]);
+        assert!(jpeg_is_complete(&whole));
+        whole.extend(b"trailing bytes after EOI are allowed");
+        assert!(jpeg_is_complete(&whole));
+        assert!(
+            !jpeg_is_complete(&head[..10]),
+            "cut inside the APP1 segment"
+        );
+        assert!(!jpeg_is_complete(b"not a jpeg"));
+    }
+
     use super::*;
 
     /// A WebP (VP8X + EXIF chunk) whose EXIF chunk declares `exif_size` bytes but holds 8.
