@@ -4,7 +4,7 @@
 // with straight grout, vs fine threads, tufts and grain. Each seed varies the glaze of every tile,
 // the grout shade and the pixel noise a little; the grid itself stays in place, as in photos of
 // one tiled wall taken the same way. A defect is a dark blotch (a burn / oil stain) at a known place.
-import { encodePng } from "../scripts/make-samples.mjs";
+import { encodePng, rng } from "../scripts/make-samples.mjs";
 
 export const TILE_IMAGE_SIZE = 128;
 const PERIOD = 16;
@@ -25,17 +25,6 @@ export const GLAZES = [
   [30, 140, 90], // emerald green
   [235, 235, 225], // off-white
 ];
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const smooth = (e0: number, e1: number, x: number) => {
   const t = Math.max(0, Math.min(1, (x - e0) / (e1 - e0)));

@@ -61,7 +61,8 @@ export function encodePng(rgb, width, height) {
 
 // ---- drawing ---------------------------------------------------------------------------------
 
-function rng(seed) {
+/** mulberry32: a small seeded generator of numbers in [0, 1) (also used by the e2e textures). */
+export function rng(seed) {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
