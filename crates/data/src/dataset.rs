@@ -6,10 +6,15 @@
 //!   normal training images in `train/good/` (see [`Dataset::train_samples`]).
 //! * VisA (1cls): `<root>/<class>/Data/Images/{Anomaly,Normal}/NNN.JPG`, masks
 //!   `<root>/<class>/Data/Masks/Anomaly/NNN.png`.
-//! * jsonl index: one JSON object per line,
-//!   `{"image_path": rel, "label": 0|1, "class_name": str, "mask_path": rel}`.
-//! * plain folders: `<root>/<class>/good/*`, `<root>/<class>/<defect>/*`, masks in
-//!   `<root>/<class>/ground_truth/<defect>/<stem>[_mask].png`; the root may itself be one class.
+//! * index files ([`crate::index`]): jsonl, one JSON object per line,
+//!   `{"image_path": rel, "label": 0|1, "class_name": str, "mask_path": rel}`, or CSV/TSV with a
+//!   header row; any column names (a mapping), labels as numbers with a cut-off; masks optional.
+//! * plain folders: `<root>/<class>/good/*`, `<root>/<class>/<defect>/*` (every folder but `good`
+//!   anomalous), masks optional in `<root>/<class>/ground_truth/<defect>/<stem>[_mask].png`; the
+//!   root may itself be one class.
+//!
+//! An anomalous sample without a mask has an image label only: it counts for image metrics and
+//! not for pixel metrics (MVTec AD and VisA always have masks, so there a missing one is an error).
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -18,6 +23,7 @@ use std::path::{Path, PathBuf};
 use image::{DynamicImage, GrayImage, RgbImage};
 
 use crate::error::{img_err, io_err, DataError, Result};
+use crate::index::{is_index_file, read_index, IndexSpec};
 
 /// One image of a dataset.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,7 +36,7 @@ pub struct Sample {
     pub class_name: String,
     /// Defect type ("good" for normal images).
     pub defect: String,
-    /// Ground-truth mask file (anomalous images only).
+    /// Ground-truth mask file (anomalous images only; `None` for an image-level label).
     pub mask: Option<PathBuf>,
 }
 
@@ -60,16 +66,17 @@ impl Sample {
 }
 
 /// Dataset layout.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Layout {
-    /// Detect from the directory structure (a `.jsonl` file root means [`Layout::Jsonl`]).
+    /// Detect from the directory structure (a `.jsonl`, `.csv` or `.tsv` file root means
+    /// [`Layout::Index`] with the usual column names).
     Auto,
     /// MVTec AD.
     MvTec,
     /// VisA (1cls folders).
     VisA,
-    /// jsonl index at this path (relative paths are tried as given, then under the root).
-    Jsonl(PathBuf),
+    /// An index file (relative paths are tried as given, then under the root).
+    Index(IndexSpec),
     /// Plain folders.
     Folder,
 }
@@ -168,13 +175,18 @@ impl Dataset {
         let root = root.as_ref();
         let (root, layout) = match layout {
             Layout::Auto => detect_layout(root)?,
-            Layout::Jsonl(p) => {
-                let p = if p.is_relative() && !p.exists() && root.join(&p).exists() {
-                    root.join(p)
+            Layout::Index(mut spec) => {
+                if spec.path.is_relative() && !spec.path.exists() && root.join(&spec.path).exists()
+                {
+                    spec.path = root.join(&spec.path);
+                }
+                // Given the index file itself, its folder is the root of its relative paths.
+                let root = if root.is_file() {
+                    parent_or_dot(root)
                 } else {
-                    p
+                    root.to_path_buf()
                 };
-                (root.to_path_buf(), Layout::Jsonl(p))
+                (root, Layout::Index(spec))
             }
             other => (root.to_path_buf(), other),
         };
@@ -187,7 +199,7 @@ impl Dataset {
         let (mut samples, mut train) = match &layout {
             Layout::MvTec => read_mvtec(&root)?,
             Layout::VisA => (read_visa(&root)?, Vec::new()),
-            Layout::Jsonl(p) => (read_jsonl(&root, p)?, Vec::new()),
+            Layout::Index(spec) => (read_index(&root, spec)?, Vec::new()),
             Layout::Folder => (read_folder(&root)?, Vec::new()),
             Layout::Auto => unreachable!("resolved above"),
         };
@@ -267,25 +279,23 @@ impl Dataset {
     }
 }
 
-/// Detects the layout of `root`; returns the dataset root (the parent of a `.jsonl` file).
+/// The folder of a file (`.` for a bare file name).
+fn parent_or_dot(file: &Path) -> PathBuf {
+    match file.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Detects the layout of `root`; returns the dataset root (the folder of an index file).
 pub fn detect_layout(root: &Path) -> Result<(PathBuf, Layout)> {
     if root.is_file() {
-        if root
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("jsonl"))
-        {
-            let parent = root.parent().map(Path::to_path_buf).unwrap_or_default();
-            let parent = if parent.as_os_str().is_empty() {
-                PathBuf::from(".")
-            } else {
-                parent
-            };
-            return Ok((parent, Layout::Jsonl(root.to_path_buf())));
+        if is_index_file(root) {
+            return Ok((parent_or_dot(root), Layout::Index(IndexSpec::new(root))));
         }
         return Err(DataError::Layout {
             path: root.into(),
-            message: "is a file but not a .jsonl index".into(),
+            message: "is a file but not an index (.jsonl, .csv or .tsv)".into(),
         });
     }
     if !root.is_dir() {
@@ -322,7 +332,7 @@ pub fn detect_layout(root: &Path) -> Result<(PathBuf, Layout)> {
         path: root.into(),
         message:
             "cannot detect the layout (expected MVTec <class>/test, VisA <class>/Data/Images, \
-                  folders <class>/good, or a .jsonl file)"
+                  folders <class>/good, or a .jsonl/.csv index file)"
                 .into(),
     })
 }
@@ -423,89 +433,6 @@ fn read_visa(root: &Path) -> Result<Vec<Sample>> {
     Ok(out)
 }
 
-fn read_jsonl(root: &Path, index: &Path) -> Result<Vec<Sample>> {
-    let text = fs::read_to_string(index).map_err(io_err(index))?;
-    let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
-        let err = |message: String| DataError::Jsonl {
-            path: index.to_path_buf(),
-            line: line_no,
-            message,
-        };
-        let v: serde_json::Value =
-            serde_json::from_str(line).map_err(|e| err(format!("invalid JSON: {e}")))?;
-        let obj = v
-            .as_object()
-            .ok_or_else(|| err("expected a JSON object".into()))?;
-        let get_str = |k: &str| {
-            obj.get(k)
-                .and_then(|x| x.as_str())
-                .filter(|s| !s.is_empty())
-        };
-        let image_rel =
-            get_str("image_path").ok_or_else(|| err("missing \"image_path\" string".into()))?;
-        let class_name = get_str("class_name")
-            .ok_or_else(|| err("missing \"class_name\" string".into()))?
-            .to_string();
-        let label = match obj.get("label") {
-            None => return Err(err("missing \"label\"".into())),
-            Some(l) => match (l.as_u64(), l.as_str(), l.as_bool()) {
-                (Some(0), _, _) | (_, Some("0"), _) | (_, _, Some(false)) => 0u8,
-                (Some(1), _, _) | (_, Some("1"), _) | (_, _, Some(true)) => 1u8,
-                _ => return Err(err(format!("unknown label {l} (expected 0 or 1)"))),
-            },
-        };
-        let image = root.join(image_rel);
-        if !image.is_file() {
-            return Err(err(format!("image {} does not exist", image.display())));
-        }
-        let mask = match get_str("mask_path") {
-            Some(m) if label == 1 => {
-                let p = root.join(m);
-                if !p.is_file() {
-                    return Err(err(format!("mask {} does not exist", p.display())));
-                }
-                Some(p)
-            }
-            Some(_) => None, // a normal image's mask (if any) is all zero by definition
-            None if label == 1 => {
-                return Err(err(format!(
-                    "anomalous image {image_rel} has no \"mask_path\""
-                )))
-            }
-            None => None,
-        };
-        // Defect: an explicit field, else the image's folder name (MVTec-style paths).
-        let defect = if label == 0 {
-            "good".to_string()
-        } else {
-            get_str("defect")
-                .or_else(|| get_str("specie_name"))
-                .map(str::to_string)
-                .or_else(|| {
-                    Path::new(image_rel)
-                        .parent()
-                        .map(name_of)
-                        .filter(|n| !n.is_empty())
-                })
-                .unwrap_or_else(|| "anomaly".into())
-        };
-        out.push(Sample {
-            image,
-            label,
-            class_name,
-            defect,
-            mask,
-        });
-    }
-    Ok(out)
-}
-
 fn read_folder(root: &Path) -> Result<Vec<Sample>> {
     let class_dirs: Vec<PathBuf> = if root.join("good").is_dir() {
         vec![root.to_path_buf()]
@@ -526,18 +453,11 @@ fn read_folder(root: &Path) -> Result<Vec<Sample>> {
             let good = defect == "good";
             let gt = cdir.join("ground_truth").join(&defect);
             for img in images_in(&ddir)? {
+                // Masks are optional here: without one the image has an image-level label.
                 let mask = if good {
                     None
                 } else {
-                    Some(find_mask(&gt, &stem_of(&img)).ok_or_else(|| {
-                        DataError::MissingMask {
-                            image: img.clone(),
-                            expected: gt
-                                .join(format!("{}[_mask].png", stem_of(&img)))
-                                .display()
-                                .to_string(),
-                        }
-                    })?)
+                    find_mask(&gt, &stem_of(&img))
                 };
                 out.push(Sample {
                     image: img,
@@ -671,7 +591,7 @@ mod tests {
         let d = Dataset::open(r.join("index.jsonl"), Layout::Auto).unwrap();
         assert_eq!(d.samples().len(), 2);
         assert_eq!(d.samples()[1].defect, "hole");
-        let d2 = Dataset::open(r, Layout::Jsonl("index.jsonl".into())).unwrap();
+        let d2 = Dataset::open(r, Layout::Index(IndexSpec::new("index.jsonl"))).unwrap();
         assert_eq!(d2.samples(), d.samples());
 
         let cases = [
@@ -679,15 +599,12 @@ mod tests {
             (
                 format!("{good}\n{}\n", bad.replace("\"label\": 1", "\"label\": 2")),
                 2,
-                "unknown label",
+                "neither 0 nor 1",
             ),
             (
-                format!(
-                    "{}\n",
-                    bad.replace(r#", "mask_path": "a/gt/hole/1.png""#, "")
-                ),
+                format!("{}\n", bad.replace("a/gt/hole/1.png", "a/gt/hole/9.png")),
                 1,
-                "no \"mask_path\"",
+                "mask",
             ),
             (
                 format!("{good}\n{good}\n{}\n", good.replace("0.png", "9.png")),
@@ -697,10 +614,11 @@ mod tests {
         ];
         for (text, line, what) in cases {
             fs::write(r.join("bad.jsonl"), text).unwrap();
-            let e = Dataset::open(r, Layout::Jsonl(r.join("bad.jsonl"))).unwrap_err();
+            let e =
+                Dataset::open(r, Layout::Index(IndexSpec::new(r.join("bad.jsonl")))).unwrap_err();
             let msg = e.to_string();
             assert!(
-                matches!(e, DataError::Jsonl { line: l, .. } if l == line),
+                matches!(e, DataError::Index { line: l, .. } if l == line),
                 "{msg}"
             );
             assert!(
@@ -730,11 +648,24 @@ mod tests {
         let one = Dataset::open(r.join("tiles"), Layout::Auto).unwrap();
         assert_eq!(one.classes(), vec!["tiles"]);
         assert_eq!(one.samples().len(), 3);
+        // An anomalous image without a mask has an image-level label.
         png(&r.join("tiles/crack/d.png"), 1);
-        assert!(matches!(
-            Dataset::open(r, Layout::Folder),
-            Err(DataError::MissingMask { .. })
-        ));
+        png(&r.join("tiles/scratch/e.png"), 1);
+        let d = Dataset::open(r, Layout::Folder).unwrap();
+        let no_mask: Vec<_> = d
+            .samples()
+            .iter()
+            .filter(|s| s.mask.is_none())
+            .map(|s| (name_of(&s.image), s.label, s.defect.clone()))
+            .collect();
+        assert_eq!(
+            no_mask,
+            vec![
+                ("d.png".to_string(), 1, "crack".to_string()),
+                ("a.png".to_string(), 0, "good".to_string()),
+                ("e.png".to_string(), 1, "scratch".to_string())
+            ]
+        );
         let empty = TempDir::new("empty");
         assert!(Dataset::open(empty.path(), Layout::Auto).is_err());
     }

@@ -29,12 +29,12 @@ pub enum DataError {
         /// Where the mask was expected (or a description of the candidates).
         expected: String,
     },
-    /// A line of a jsonl index cannot be used.
+    /// A row of an index file (jsonl or CSV) cannot be used.
     #[error("{path}:{line}: {message}")]
-    Jsonl {
-        /// The jsonl file.
+    Index {
+        /// The index file.
         path: PathBuf,
-        /// 1-based line number.
+        /// 1-based line (jsonl) or row (CSV, the header is row 1) number.
         line: usize,
         /// What is wrong.
         message: String,

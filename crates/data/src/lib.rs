@@ -1,6 +1,7 @@
 //! Datasets, procedural textures and synthetic anomalies (no Burn: plain images and masks).
 //!
-//! * [`dataset`]: MVTec AD, VisA, jsonl index and plain-folder readers; mask loading.
+//! * [`dataset`]: MVTec AD, VisA, index-file and plain-folder readers; mask loading.
+//! * [`index`]: jsonl / CSV index files with a column mapping and image-level labels.
 //! * [`textures`]: procedural normal textures ([`TextureKind`]).
 //! * [`synthetic`]: DRAEM / cut-paste / scratch / spot anomalies with honest masks.
 //! * [`texture_dataset`]: whole synthetic datasets on disk or sample by sample.
@@ -13,6 +14,7 @@ pub mod augment;
 pub mod dataset;
 pub mod detmath;
 pub mod error;
+pub mod index;
 pub mod perlin;
 pub mod rng;
 pub mod synthetic;
@@ -24,6 +26,7 @@ pub mod textures;
 pub use augment::{color_augment, geometric_augment, ColorParams, GeometricParams};
 pub use dataset::{load_image, load_mask, Dataset, Layout, Sample};
 pub use error::{DataError, Result};
+pub use index::{IndexColumns, IndexSpec};
 pub use rng::Rng;
 pub use synthetic::{AnomalyKind, DraemSource, Synthesis, Synthesizer};
 pub use texture_dataset::{

@@ -33,7 +33,15 @@ pub enum AnomalyKind {
     Scratch,
     /// Soft-edged darker/lighter/tinted blobs (stains).
     Spot,
+    /// A change of the whole texture, or of a large soft-edged part of it: colour, contrast,
+    /// blur, density (scale) or orientation. Opt-in (not in [`AnomalyKind::all`]): real defects
+    /// such as a wrong dye lot or a loose weave are not local, and a model trained on local kinds
+    /// only never sees one. Its masks cover at least [`TEXTURE_WIDE_MIN_AREA`] of the image.
+    TextureWide,
 }
+
+/// Smallest area (fraction of the image) of a texture-wide anomaly's mask.
+pub const TEXTURE_WIDE_MIN_AREA: f32 = 0.2;
 
 impl AnomalyKind {
     /// All kinds, in a fixed order.
@@ -46,6 +54,17 @@ impl AnomalyKind {
         ]
     }
 
+    /// Every kind: [`AnomalyKind::all`] and the opt-in ones.
+    pub fn every() -> &'static [AnomalyKind] {
+        &[
+            AnomalyKind::Draem,
+            AnomalyKind::CutPaste,
+            AnomalyKind::Scratch,
+            AnomalyKind::Spot,
+            AnomalyKind::TextureWide,
+        ]
+    }
+
     /// snake_case name, used as the defect folder name.
     pub fn name(self) -> &'static str {
         match self {
@@ -53,6 +72,7 @@ impl AnomalyKind {
             AnomalyKind::CutPaste => "cut_paste",
             AnomalyKind::Scratch => "scratch",
             AnomalyKind::Spot => "spot",
+            AnomalyKind::TextureWide => "texture_wide",
         }
     }
 }
@@ -71,14 +91,18 @@ impl FromStr for AnomalyKind {
             "cutpaste" => "cut_paste",
             "scratches" => "scratch",
             "spots" | "stain" => "spot",
+            "global" | "texturewide" => "texture_wide",
             other => other,
         };
-        AnomalyKind::all()
+        AnomalyKind::every()
             .iter()
             .copied()
             .find(|k| k.name() == t)
             .ok_or_else(|| {
-                format!("unknown anomaly kind {s:?} (expected draem, cut_paste, scratch or spot)")
+                format!(
+                    "unknown anomaly kind {s:?} (expected draem, cut_paste, scratch, spot or \
+                     texture_wide)"
+                )
             })
     }
 }
@@ -230,10 +254,17 @@ impl Synthesizer {
         };
         let (w, h) = image.dimensions();
         let total = (w as u64 * h as u64) as f64;
-        let (lo, hi) = (
-            self.min_area_fraction as f64 * total,
-            self.max_area_fraction as f64 * total,
-        );
+        let (lo, hi) = match kind {
+            // Texture-wide changes are large by definition; the local kinds' bounds do not apply.
+            AnomalyKind::TextureWide => (
+                self.min_area_fraction.max(TEXTURE_WIDE_MIN_AREA) as f64 * total,
+                total,
+            ),
+            _ => (
+                self.min_area_fraction as f64 * total,
+                self.max_area_fraction as f64 * total,
+            ),
+        };
         let ok = |n: u64| n > 0 && n as f64 >= lo && n as f64 <= hi;
         for attempt in 0..self.max_attempts {
             let mut rng = Rng::derive(seed, attempt as u64 + 1);
@@ -242,6 +273,7 @@ impl Synthesizer {
                 AnomalyKind::CutPaste => self.cut_paste(image, &mut rng),
                 AnomalyKind::Scratch => self.scratch(image, &mut rng),
                 AnomalyKind::Spot => self.spot(image, &mut rng),
+                AnomalyKind::TextureWide => texture_wide(image, &mut rng),
             };
             let (out, mask, n) = honest(image, &cand, self.change_threshold);
             if ok(n) {
@@ -495,6 +527,106 @@ impl Synthesizer {
         }
         out
     }
+}
+
+/// A texture-wide change: the whole image (half of the time) or a large soft-edged half-plane
+/// (40-80 % of it) takes a transformed copy of the image: colour, contrast, blur, density or
+/// orientation.
+fn texture_wide(img: &RgbImage, rng: &mut Rng) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let s = (w.min(h) as f32 / 256.0).max(0.25);
+    let changed = match rng.range_usize(0, 5) {
+        0 => {
+            let mut out = img.clone();
+            let sign = if rng.bernoulli(0.5) { 1.0 } else { -1.0 };
+            hue_rotate(&mut out, sign * rng.range(0.08, 0.25));
+            scale_brightness(&mut out, rng.range(0.85, 1.15), 1.0);
+            out
+        }
+        1 => {
+            let mut out = img.clone();
+            let gain = if rng.bernoulli(0.5) {
+                rng.range(0.4, 0.7)
+            } else {
+                rng.range(1.4, 1.9)
+            };
+            let brightness = rng.range(0.75, 1.25);
+            scale_brightness(&mut out, brightness, gain);
+            out
+        }
+        2 => box_blur(img, (rng.range(1.5, 4.0) * s).round().max(1.0) as u32),
+        3 => {
+            // Denser or sparser texture: the image resampled about its centre.
+            let zoom = if rng.bernoulli(0.5) {
+                rng.range(0.5, 0.75)
+            } else {
+                rng.range(1.35, 1.8)
+            };
+            warp_mirrored(img, |x, y| (x / zoom, y / zoom))
+        }
+        _ => {
+            // Turned texture (a weave or grain in the wrong direction).
+            let angle = rng.range(25.0f32, 90.0).to_radians();
+            let (sa, ca) = detmath::sin_cos(angle);
+            warp_mirrored(img, |x, y| (ca * x + sa * y, -sa * x + ca * y))
+        }
+    };
+    if rng.bernoulli(0.5) {
+        return changed;
+    }
+    // A half-plane with a soft edge, covering 40-80 % of the image.
+    let (sa, ca) = detmath::sin_cos(rng.range(0.0, std::f32::consts::TAU));
+    let cover = rng.range(0.4, 0.8);
+    let reach = 0.5 * (w as f32 * ca.abs() + h as f32 * sa.abs());
+    let edge = reach * (1.0 - 2.0 * cover);
+    let soft = rng.range(2.0, 10.0) * s;
+    let mut out = img.clone();
+    let (o, c) = (out.as_mut(), changed.as_raw());
+    for y in 0..h {
+        for x in 0..w {
+            let (dx, dy) = (
+                x as f32 + 0.5 - w as f32 * 0.5,
+                y as f32 + 0.5 - h as f32 * 0.5,
+            );
+            let a = smoothstep(edge - soft, edge + soft, ca * dx + sa * dy);
+            let i = ((y * w + x) * 3) as usize;
+            for k in i..i + 3 {
+                o[k] = (lerp(o[k] as f32, c[k] as f32, a) + 0.5) as u8;
+            }
+        }
+    }
+    out
+}
+
+/// Pixels scaled about the image mean: `v -> mean + gain (v - mean)`, then times `brightness`.
+fn scale_brightness(img: &mut RgbImage, brightness: f32, gain: f32) {
+    let mean = mean_luma(img);
+    for v in img.as_mut() {
+        *v = ((mean + gain * (*v as f32 - mean)) * brightness)
+            .clamp(0.0, 255.0)
+            .round() as u8;
+    }
+}
+
+/// The image resampled through `map` (centred pixel coordinates in, centred source coordinates
+/// out), mirrored at the borders so that the texture continues.
+fn warp_mirrored(img: &RgbImage, map: impl Fn(f32, f32) -> (f32, f32)) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let (cx, cy) = (w as f32 * 0.5, h as f32 * 0.5);
+    let mirror = |v: f32, n: f32| {
+        let period = 2.0 * n;
+        let m = v.rem_euclid(period);
+        if m < n {
+            m
+        } else {
+            period - m
+        }
+    };
+    RgbImage::from_fn(w, h, |x, y| {
+        let (sx, sy) = map(x as f32 + 0.5 - cx, y as f32 + 0.5 - cy);
+        let p = sample_bilinear(img, mirror(sx + cx, w as f32), mirror(sy + cy, h as f32));
+        image::Rgb([p[0].round() as u8, p[1].round() as u8, p[2].round() as u8])
+    })
 }
 
 /// Keeps only noticeable changes: returns (image, mask, mask pixel count).
@@ -821,6 +953,44 @@ mod tests {
         assert!(
             fallbacks * 10 < runs,
             "{fallbacks} fallbacks in {runs} runs"
+        );
+    }
+
+    #[test]
+    fn texture_wide_changes_are_large_honest_and_opt_in() {
+        assert!(!AnomalyKind::all().contains(&AnomalyKind::TextureWide));
+        assert_eq!(
+            "texture-wide".parse::<AnomalyKind>(),
+            Ok(AnomalyKind::TextureWide)
+        );
+        let s = Synthesizer::default();
+        let (mut runs, mut larger_than_local) = (0, 0);
+        for (t, &tk) in TextureKind::all().iter().enumerate() {
+            let img = textures::generate(tk, 40 + t as u64, 96);
+            for seed in 0..4u64 {
+                let r = s
+                    .synthesize(&img, Some(AnomalyKind::TextureWide), seed)
+                    .unwrap();
+                let again = s
+                    .synthesize(&img, Some(AnomalyKind::TextureWide), seed)
+                    .unwrap();
+                assert_eq!(r.image.as_raw(), again.image.as_raw(), "{tk} {seed}");
+                assert_eq!(changed_outside_mask(&img, &r.image, &r.mask), 0, "{tk}");
+                let frac = r.mask.pixels().filter(|p| p.0[0] == 255).count() as f32 / (96.0 * 96.0);
+                runs += 1;
+                if r.kind == AnomalyKind::TextureWide {
+                    assert!(frac >= TEXTURE_WIDE_MIN_AREA, "{tk} {seed}: {frac}");
+                    if frac > s.max_area_fraction {
+                        larger_than_local += 1;
+                    }
+                }
+            }
+        }
+        // Most draws are accepted as texture-wide (not the fallback spot) and exceed what any
+        // local kind may cover.
+        assert!(
+            larger_than_local * 4 >= runs * 3,
+            "{larger_than_local} of {runs}"
         );
     }
 

@@ -58,6 +58,7 @@ fn main() {
                     width: w,
                     height: h,
                 }),
+                anomalous_without_mask: 0,
             },
             0.3,
         ));

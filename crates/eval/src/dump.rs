@@ -365,14 +365,10 @@ pub fn recompute_from_dump(dir: &Path) -> Result<Vec<ClassResult>, DumpError> {
                         r.image, npy.width, npy.height
                     )));
                 }
+                // An anomalous image without a mask has an image label only (the class then
+                // gets no pixel metrics, as in the run that wrote the file).
                 let mask = match &r.mask {
                     Some(m) => read_mask(&resolve(dir, m), w, h)?,
-                    None if r.label != 0 => {
-                        return Err(DumpError::Invalid(format!(
-                            "class {class:?}: anomalous image {} has no mask",
-                            r.image
-                        )))
-                    }
                     None => vec![0; w * h],
                 };
                 maps.push(npy.data);
@@ -392,6 +388,10 @@ pub fn recompute_from_dump(dir: &Path) -> Result<Vec<ClassResult>, DumpError> {
             image_scores: &image_scores,
             image_labels: &image_labels,
             pixels,
+            anomalous_without_mask: recs
+                .iter()
+                .filter(|r| r.label != 0 && r.mask.is_none())
+                .count(),
         };
         results.push(evaluate_class(&data, scores.settings.fpr_limit));
     }

@@ -4,9 +4,11 @@
 //!   (MVTec AD definition), one sort per class; see `docs/metrics.md`.
 //! * [`report`]: per-class results, paper-style mean, Markdown / JSON / CSV /
 //!   self-contained HTML reports.
+//! * [`calibration`]: decision thresholds at a target false-positive rate.
 //! * [`dump`]: `.npy` maps and `scores.json`, from which every number can be
 //!   recomputed ([`dump::recompute_from_dump`]).
 
+pub mod calibration;
 pub mod dump;
 pub mod metrics;
 pub mod report;

@@ -54,8 +54,51 @@ pub struct ClassResult {
     pub n_normal: usize,
     /// Anomalous images (label ≠ 0).
     pub n_anomalous: usize,
+    /// Whether the pixel columns were computed, and if not, why.
+    #[serde(default)]
+    pub pixel_metrics: PixelMetricsStatus,
     #[serde(default)]
     pub curves: Curves,
+}
+
+/// Whether a class's pixel metrics were computed: only when every anomalous image has a mask
+/// (pixel metrics over the masked images alone would score a different set than the image
+/// metrics, and an unmasked defect counted as normal pixels would be wrong).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "status")]
+pub enum PixelMetricsStatus {
+    /// Every anomalous image has a mask.
+    #[default]
+    Computed,
+    /// No anomalous image has a mask (image labels only).
+    NoMasks { anomalous: usize },
+    /// Some anomalous images have masks, some do not.
+    SomeMasks {
+        with_mask: usize,
+        without_mask: usize,
+    },
+    /// No maps were given (an image-level evaluation).
+    NoMaps,
+}
+
+impl PixelMetricsStatus {
+    /// What a report says about it.
+    pub fn describe(&self) -> String {
+        match *self {
+            Self::Computed => "computed".into(),
+            Self::NoMasks { anomalous } => {
+                format!("not computed: none of its {anomalous} anomalous images has a mask")
+            }
+            Self::SomeMasks {
+                with_mask,
+                without_mask,
+            } => format!(
+                "not computed: {without_mask} of its {} anomalous images have no mask",
+                with_mask + without_mask
+            ),
+            Self::NoMaps => "not computed: no maps".into(),
+        }
+    }
 }
 
 /// Pixel inputs of one class: row-major `height × width` maps and masks
@@ -76,12 +119,31 @@ pub struct ClassData<'a> {
     pub image_labels: &'a [u8],
     /// `None` for a class evaluated at image level only.
     pub pixels: Option<PixelData<'a>>,
+    /// Anomalous images without a mask (their masks in `pixels` are placeholders): when non-zero
+    /// the pixel metrics are not computed.
+    pub anomalous_without_mask: usize,
 }
 
 /// All metrics of one class (one sort for the pixels, one for the images).
 pub fn evaluate_class(data: &ClassData, fpr_limit: f64) -> ClassResult {
     let image = BinaryMetrics::compute(data.image_scores, data.image_labels, MAX_CURVE_POINTS);
-    let pixel = data.pixels.map(|p| {
+    let n_anomalous = data.image_labels.iter().filter(|&&l| l != 0).count();
+    let without = data.anomalous_without_mask.min(n_anomalous);
+    let pixel_metrics = match (data.pixels.is_some(), without) {
+        (false, _) => PixelMetricsStatus::NoMaps,
+        (true, 0) => PixelMetricsStatus::Computed,
+        (true, w) if w == n_anomalous => PixelMetricsStatus::NoMasks {
+            anomalous: n_anomalous,
+        },
+        (true, w) => PixelMetricsStatus::SomeMasks {
+            with_mask: n_anomalous - w,
+            without_mask: w,
+        },
+    };
+    let pixels = data
+        .pixels
+        .filter(|_| pixel_metrics == PixelMetricsStatus::Computed);
+    let pixel = pixels.map(|p| {
         PixelMetrics::compute(
             p.maps,
             p.masks,
@@ -91,7 +153,6 @@ pub fn evaluate_class(data: &ClassData, fpr_limit: f64) -> ClassResult {
             MAX_CURVE_POINTS,
         )
     });
-    let n_anomalous = data.image_labels.iter().filter(|&&l| l != 0).count();
     let (pb, pro) = match pixel {
         Some(p) => (Some(p.binary), (p.aupro, p.pro)),
         None => (None, (None, Vec::new())),
@@ -109,6 +170,7 @@ pub fn evaluate_class(data: &ClassData, fpr_limit: f64) -> ClassResult {
         pixel_f1_threshold: pb.as_ref().and_then(|b| b.f1_threshold),
         n_normal: data.image_labels.len() - n_anomalous,
         n_anomalous,
+        pixel_metrics,
         curves: Curves {
             pixel_roc: pb.as_ref().map(|b| b.roc.clone()).unwrap_or_default(),
             pixel_pr: pb.as_ref().map(|b| b.pr.clone()).unwrap_or_default(),
@@ -314,7 +376,39 @@ impl Report {
                 Missing::Skip => "\n– undefined (a single label in the class or no pixel maps), left out of the mean.\n",
             });
         }
+        if let Some(note) = self.pixel_note() {
+            s.push('\n');
+            s.push_str(&note);
+            s.push('\n');
+        }
         s
+    }
+
+    /// Which classes have no pixel metrics and why (`None` when every class has them), and over
+    /// how many classes the pixel means are taken.
+    pub fn pixel_note(&self) -> Option<String> {
+        let missing: Vec<&ClassResult> = self
+            .classes
+            .iter()
+            .filter(|c| c.pixel_metrics != PixelMetricsStatus::Computed)
+            .collect();
+        if missing.is_empty() {
+            return None;
+        }
+        let mut s = String::from("Pixel metrics ");
+        let _ = write!(
+            s,
+            "({} of {} classes have them; the pixel means are over those): ",
+            self.classes.len() - missing.len(),
+            self.classes.len()
+        );
+        let parts: Vec<String> = missing
+            .iter()
+            .map(|c| format!("{} {}", c.class_name, c.pixel_metrics.describe()))
+            .collect();
+        s.push_str(&parts.join("; "));
+        s.push('.');
+        Some(s)
     }
 
     /// The report as pretty JSON (full-precision fractions per class, the
@@ -327,7 +421,7 @@ impl Report {
     /// left out), plus image counts. Full precision is in the JSON.
     pub fn to_csv(&self) -> String {
         let mut s = String::from(
-            "class,n_normal,n_anomalous,pixel_auroc,pixel_ap,pixel_aupro,pixel_f1_max,image_auroc,image_ap,image_f1_max\n",
+            "class,n_normal,n_anomalous,pixel_auroc,pixel_ap,pixel_aupro,pixel_f1_max,image_auroc,image_ap,image_f1_max,pixel_metrics\n",
         );
         for c in &self.classes {
             let _ = write!(
@@ -341,7 +435,7 @@ impl Report {
                 let cell = self.cell(c, i).map(|v| v.trim_end_matches('*').to_string());
                 let _ = write!(s, ",{}", cell.unwrap_or_default());
             }
-            s.push('\n');
+            let _ = writeln!(s, ",{}", csv_field(&c.pixel_metrics.describe()));
         }
         let (nn, na): (usize, usize) = self
             .classes
@@ -351,7 +445,7 @@ impl Report {
         for v in self.mean.values() {
             let _ = write!(s, ",{}", fmt_mean(v).unwrap_or_default());
         }
-        s.push('\n');
+        s.push_str(",\n");
         s
     }
 
@@ -387,6 +481,9 @@ impl Report {
             let _ = write!(h, "<td>{}</td>", fmt_mean(v).unwrap_or_else(|| "–".into()));
         }
         h.push_str("</tr>\n</tbody>\n</table>\n");
+        if let Some(note) = self.pixel_note() {
+            let _ = writeln!(h, "<p class=\"note\">{}</p>", html_escape(&note));
+        }
         let _ = writeln!(
             h,
             "<p class=\"note\">Per class: round(x, 4)·100; mean: unweighted over classes; undefined values {}.</p>",

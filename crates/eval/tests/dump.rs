@@ -111,6 +111,7 @@ fn recompute_from_dump_matches_direct_evaluation() {
                     width: w,
                     height: h,
                 }),
+                anomalous_without_mask: 0,
             },
             0.3,
         );
@@ -120,8 +121,10 @@ fn recompute_from_dump_matches_direct_evaluation() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// An anomalous image without a mask has an image label only: the class keeps its image
+/// metrics and says why it has no pixel metrics.
 #[test]
-fn anomalous_image_without_mask_is_an_error() {
+fn anomalous_image_without_mask_has_image_metrics_only() {
     let dir = std::env::temp_dir().join(format!("acd-eval-dump-nomask-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     write_npy(&dir.join("m.npy"), &[0.0; 4], 2, 2).unwrap();
@@ -135,8 +138,23 @@ fn anomalous_image_without_mask_is_an_error() {
         map: Some("m.npy".into()),
         mask: None,
     };
-    write_scores(&dir, &ScoresFile::new(RunSettings::default(), vec![rec])).unwrap();
-    let err = recompute_from_dump(&dir).unwrap_err().to_string();
-    assert!(err.contains("has no mask"), "{err}");
+    let normal = ScoreRecord {
+        image: "y.png".into(),
+        label: 0,
+        score: 0.5,
+        ..rec.clone()
+    };
+    write_scores(
+        &dir,
+        &ScoresFile::new(RunSettings::default(), vec![rec, normal]),
+    )
+    .unwrap();
+    let classes = recompute_from_dump(&dir).unwrap();
+    assert_eq!(classes[0].image_auroc, Some(1.0));
+    assert_eq!(classes[0].pixel_auroc, None);
+    assert_eq!(
+        classes[0].pixel_metrics,
+        acd_eval::report::PixelMetricsStatus::NoMasks { anomalous: 1 }
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }

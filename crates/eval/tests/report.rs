@@ -2,7 +2,8 @@
 //! escaping and self-containment.
 
 use acd_eval::report::{
-    evaluate_class, paper_mean, ClassData, Miss, Missing, PixelData, Report, COLUMNS,
+    evaluate_class, paper_mean, ClassData, Miss, Missing, PixelData, PixelMetricsStatus, Report,
+    COLUMNS,
 };
 
 fn results() -> Vec<acd_eval::ClassResult> {
@@ -23,6 +24,7 @@ fn results() -> Vec<acd_eval::ClassResult> {
                 width: 4,
                 height: 2,
             }),
+            anomalous_without_mask: 0,
         },
         0.3,
     );
@@ -33,6 +35,7 @@ fn results() -> Vec<acd_eval::ClassResult> {
             image_scores: &[0.3, 0.4, 0.1],
             image_labels: &[0, 0, 0],
             pixels: None,
+            anomalous_without_mask: 0,
         },
         0.3,
     );
@@ -86,7 +89,7 @@ fn csv_quotes_and_has_one_row_per_class_plus_mean() {
     let csv = r.to_csv();
     let lines: Vec<&str> = csv.lines().collect();
     assert_eq!(lines.len(), 4);
-    assert_eq!(lines[0].split(',').count(), 10);
+    assert_eq!(lines[0].split(',').count(), 11);
     assert!(
         lines[2].starts_with("\"cable, grey\",3,0,,,,,,,"),
         "{}",
@@ -138,4 +141,75 @@ fn html_escapes_user_strings_and_is_self_contained() {
     );
     assert!(html.contains("<svg") && html.contains("<polyline"));
     assert!(html.contains("Worst misses"));
+}
+
+/// A class whose anomalous images have no masks (or only some) keeps its image metrics, gets no
+/// pixel metrics, and the report says which classes and why; the pixel mean is over the others.
+#[test]
+fn classes_without_masks_report_image_metrics_only() {
+    let maps_a: [&[f32]; 3] = [&[0.9, 0.1], &[0.2, 0.8], &[0.1, 0.1]];
+    let masks_a: [&[u8]; 3] = [&[1, 0], &[0, 1], &[0, 0]];
+    let pixels = PixelData {
+        maps: &maps_a,
+        masks: &masks_a,
+        width: 2,
+        height: 1,
+    };
+    let class = |name, without| {
+        evaluate_class(
+            &ClassData {
+                class_name: name,
+                image_scores: &[0.9, 0.8, 0.1],
+                image_labels: &[1, 1, 0],
+                pixels: Some(pixels),
+                anomalous_without_mask: without,
+            },
+            0.3,
+        )
+    };
+    let (full, none, some) = (class("full", 0), class("none", 2), class("some", 1));
+    assert_eq!(full.pixel_auroc, Some(1.0));
+    assert_eq!(full.pixel_metrics, PixelMetricsStatus::Computed);
+    for c in [&none, &some] {
+        assert_eq!(
+            (c.pixel_auroc, c.pixel_ap, c.pixel_aupro),
+            (None, None, None)
+        );
+        assert_eq!(c.image_auroc, Some(1.0));
+    }
+    assert_eq!(
+        none.pixel_metrics,
+        PixelMetricsStatus::NoMasks { anomalous: 2 }
+    );
+    assert_eq!(
+        some.pixel_metrics,
+        PixelMetricsStatus::SomeMasks {
+            with_mask: 1,
+            without_mask: 1
+        }
+    );
+    let r = Report::new(
+        "t",
+        serde_json::Value::Null,
+        vec![full, none, some],
+        Missing::Zero,
+    );
+    let md = r.to_markdown();
+    assert!(
+        md.contains("1 of 3 classes have them")
+            && md.contains("none not computed: none of its 2 anomalous images has a mask")
+            && md.contains("some not computed: 1 of its 2 anomalous images have no mask"),
+        "{md}"
+    );
+    // The pixel mean is the one class with pixels, not diluted by zeros for the others.
+    assert_eq!(r.mean.pixel_auroc, Some(100.0));
+    assert_eq!(r.mean.image_auroc, Some(100.0));
+    let csv = r.to_csv();
+    assert!(
+        csv.lines()
+            .nth(2)
+            .unwrap()
+            .ends_with(",not computed: none of its 2 anomalous images has a mask"),
+        "{csv}"
+    );
 }
