@@ -49,6 +49,7 @@ fn fixture_model() -> (
             key: "bottle".into(),
             real_name: "dark bottle".into(),
             reference: None,
+            calibration: None,
         },
         emb,
     )];
@@ -252,6 +253,7 @@ fn a_training_free_bundle_equals_the_direct_training_free_detector() {
             key: "bottle".into(),
             real_name: "dark bottle".into(),
             reference: None,
+            calibration: None,
         },
         emb,
     )];

@@ -31,9 +31,11 @@ pub struct Args {
     /// Output folder (created if needed); inputs are never overwritten.
     #[arg(long, default_value = "acd-out")]
     pub out: PathBuf,
-    /// Score at or above which an image is called anomalous (adds `verdict` to the JSON).
-    #[arg(long)]
-    pub threshold: Option<f32>,
+    /// Score at or above which an image is called anomalous (adds `verdict` and `threshold` to the
+    /// JSON): a number, or `auto` for the category's calibrated threshold in the bundle
+    /// (`acd calibrate`), else the default 0.5 marked as not calibrated.
+    #[arg(long, value_parser = parse_threshold)]
+    pub threshold: Option<ThresholdArg>,
     /// Overlay opacity of the map.
     #[arg(long, default_value_t = 0.5)]
     pub alpha: f32,
@@ -61,6 +63,22 @@ pub struct Args {
     /// Which patch features the memory keeps: patch-embedding, group-tokens or both.
     #[arg(long, default_value = "patch-embedding", value_parser = parse_features)]
     pub reference_features: acd_core::reference::ReferenceFeatures,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ThresholdArg {
+    Auto,
+    Given(f32),
+}
+
+fn parse_threshold(s: &str) -> Result<ThresholdArg, String> {
+    if s == "auto" {
+        return Ok(ThresholdArg::Auto);
+    }
+    match s.parse::<f32>() {
+        Ok(t) if t.is_finite() => Ok(ThresholdArg::Given(t)),
+        _ => Err(format!("{s:?}: give a number or auto")),
+    }
 }
 
 pub fn parse_features(s: &str) -> Result<acd_core::reference::ReferenceFeatures, String> {
@@ -309,8 +327,18 @@ fn detect_one<B: Backend>(
             args.category
         ));
     }
-    if let Some(t) = args.threshold {
+    if let Some(arg) = args.threshold {
+        let t = match arg {
+            ThresholdArg::Auto => det.threshold.clone(),
+            ThresholdArg::Given(t) => acd_core::calibration::Threshold {
+                image: t,
+                pixel: t,
+                calibrated: false,
+                source: "given on the command line".into(),
+            },
+        };
         line["threshold"] = json!(t);
+        let t = t.image;
         line["verdict"] = json!(if outside {
             "outside"
         } else if det.score >= t {

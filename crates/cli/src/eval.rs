@@ -10,6 +10,7 @@ use acd_eval::report::Miss;
 use acd_eval::{Missing, Report};
 use acd_train::evaluation::{evaluate_as, write_dump, EvalImage, ImageResult};
 use acd_train::sources::{dataset_eval_set, texture_eval_set};
+use acd_train::TrainError;
 use anyhow::{bail, Context};
 use burn::tensor::backend::Backend;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -109,31 +110,9 @@ fn run_with<B: Backend>(
     let mut detector = model_source::detector::<B>(source, device)?;
     let map_size = detector.config().map_size;
     let dataset = args.dataset.open()?;
-    let spec = if args.textures.is_set() {
-        Some(args.textures.spec(args.per_class)?)
-    } else {
-        None
-    };
-    let (images, total): (Box<dyn Iterator<Item = _>>, usize) = match (&dataset, &spec) {
-        (Some(_), Some(_)) => bail!("give either --dataset or --textures, not both"),
-        (Some(ds), None) => (Box::new(dataset_eval_set(ds)), ds.samples().len()),
-        (None, Some(sp)) if args.textures.texture_product => (
-            Box::new(acd_train::sources::product_eval_set(sp.clone())),
-            sp.kinds.len() * (sp.normal_per_class + sp.anomalous_per_class),
-        ),
-        (None, Some(sp)) => (
-            Box::new(texture_eval_set(sp)),
-            sp.kinds.len() * (sp.normal_per_class + sp.anomalous_per_class),
-        ),
-        (None, None) => bail!("nothing to evaluate: give --dataset DIR or --textures KINDS"),
-    };
-    let bar = ProgressBar::new(total as u64);
-    bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:40} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]",
-        )
-        .expect("valid template"),
-    );
+    let spec = args.textures.spec_if_set(args.per_class)?;
+    let (images, total) = test_images(dataset.as_ref(), spec.as_ref(), &args.textures)?;
+    let bar = progress_bar(total);
     let mut thumbs: Vec<Thumb> = Vec::new();
     let run = evaluate_as(
         &mut detector,
@@ -170,6 +149,11 @@ fn run_with<B: Backend>(
         missing,
     );
     println!("{}", report.to_markdown());
+    let operating = operating_points(&detector, &run.images, args.category.as_deref());
+    if !operating.is_empty() {
+        println!("{}", operating_markdown(&operating));
+        settings.insert("operating_points".into(), serde_json::to_value(&operating)?);
+    }
     eprintln!(
         "{} images, {} pixels: detection {:.1} s, metrics {:.2} s",
         run.images.len(),
@@ -191,6 +175,119 @@ fn run_with<B: Backend>(
         eprintln!("wrote {}/report.{{md,json,csv,html}}", out.display());
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How a class's images fare at the threshold the detector judges its category by.
+#[derive(serde::Serialize)]
+struct OperatingPoint {
+    class_name: String,
+    threshold: acd_core::calibration::Threshold,
+    false_positive_rate: Option<f64>,
+    true_positive_rate: Option<f64>,
+    normal: usize,
+    anomalous: usize,
+}
+
+fn operating_points<B: Backend>(
+    detector: &acd_core::Detector<B>,
+    images: &[ImageResult],
+    category: Option<&str>,
+) -> Vec<OperatingPoint> {
+    let mut by_class: std::collections::BTreeMap<&str, Vec<&ImageResult>> = Default::default();
+    for r in images {
+        by_class.entry(&r.class_name).or_default().push(r);
+    }
+    by_class
+        .into_iter()
+        .filter_map(|(class, items)| {
+            let cat = category
+                .map(str::to_string)
+                .unwrap_or_else(|| acd_train::evaluation::category_text(class));
+            let threshold = detector.threshold(&cat);
+            // Only calibrated thresholds: the default 0.5 is no operating point anyone chose.
+            threshold.calibrated.then(|| {
+                let rate = |label: bool| {
+                    let s: Vec<f32> = items
+                        .iter()
+                        .filter(|r| (r.label != 0) == label)
+                        .map(|r| r.score)
+                        .collect();
+                    (!s.is_empty())
+                        .then(|| acd_eval::calibration::rate_at_or_above(&s, threshold.image))
+                };
+                OperatingPoint {
+                    class_name: class.to_string(),
+                    false_positive_rate: rate(false),
+                    true_positive_rate: rate(true),
+                    normal: items.iter().filter(|r| r.label == 0).count(),
+                    anomalous: items.iter().filter(|r| r.label != 0).count(),
+                    threshold,
+                }
+            })
+        })
+        .collect()
+}
+
+fn operating_markdown(points: &[OperatingPoint]) -> String {
+    let pct = |x: Option<f64>| {
+        x.map(|v| format!("{:.2}%", v * 100.0))
+            .unwrap_or("–".into())
+    };
+    let mut s = String::from(
+        "At the calibrated threshold:\n\n| Class | Threshold | False-positive rate | True-positive rate | Calibration |\n|---|---:|---:|---:|---|\n",
+    );
+    for p in points {
+        s.push_str(&format!(
+            "| {} | {:.4} | {} ({} normal) | {} ({} anomalous) | {} |\n",
+            p.class_name,
+            p.threshold.image,
+            pct(p.false_positive_rate),
+            p.normal,
+            pct(p.true_positive_rate),
+            p.anomalous,
+            p.threshold.source
+        ));
+    }
+    s
+}
+
+/// Labelled images from a dataset on disk or from the procedural textures (exactly one of them),
+/// with their count.
+pub fn test_images<'a>(
+    dataset: Option<&'a acd_data::Dataset>,
+    spec: Option<&'a acd_data::TextureDatasetSpec>,
+    textures: &TextureArgs,
+) -> anyhow::Result<(
+    Box<dyn Iterator<Item = Result<EvalImage, TrainError>> + 'a>,
+    usize,
+)> {
+    Ok(match (dataset, spec) {
+        (Some(_), Some(_)) => bail!("give either --dataset or --textures, not both"),
+        (Some(ds), None) => (Box::new(dataset_eval_set(ds)), ds.samples().len()),
+        (None, Some(sp)) if textures.texture_product => (
+            Box::new(acd_train::sources::product_eval_set(sp.clone())),
+            sp.kinds.len() * (sp.normal_per_class + sp.anomalous_per_class),
+        ),
+        (None, Some(sp)) => (
+            Box::new(texture_eval_set(sp)),
+            sp.kinds.len() * (sp.normal_per_class + sp.anomalous_per_class),
+        ),
+        (None, None) => {
+            bail!("no images: give --dataset DIR (or an index file) or --textures KINDS")
+        }
+    })
+}
+
+/// The progress bar of a run over `total` images.
+pub fn progress_bar(total: usize) -> ProgressBar {
+    let bar = ProgressBar::new(total as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:40} {pos}/{len} {msg} [{elapsed_precise} < {eta_precise}]",
+        )
+        .expect("valid template"),
+    );
+    bar
 }
 
 /// Anomalous images with the lowest scores and normal images with the highest.

@@ -109,6 +109,7 @@ fn categories(args: &Args) -> anyhow::Result<Vec<CategoryEntry>> {
                 key: c.key(),
                 real_name: c.real_name().to_string(),
                 reference: None,
+                calibration: None,
             }
         })
         .collect())

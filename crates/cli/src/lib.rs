@@ -2,6 +2,7 @@
 
 pub mod backend;
 pub mod bench;
+pub mod calibrate;
 pub mod check_fixture;
 pub mod data_args;
 pub mod detect;

@@ -1,6 +1,6 @@
 //! `acd`: ACD-CLIP anomaly detection from the command line.
 
-use acd_cli::{bench, check_fixture, detect, eval, export, textures, train};
+use acd_cli::{bench, calibrate, check_fixture, detect, eval, export, textures, train};
 
 use std::process::ExitCode;
 
@@ -29,6 +29,8 @@ enum Command {
     Train(train::Args),
     /// Evaluate on a dataset or procedural textures: pixel/image AUROC, AP, AUPRO, F1-max; reports and dumps.
     Eval(eval::Args),
+    /// Decision thresholds from data (at a target false-positive rate, or F1-max), written into a bundle.
+    Calibrate(calibrate::Args),
     /// Measure latency, first-call time, throughput and peak memory (random weights).
     Bench(bench::Args),
     /// Write the project's procedural textures as an image folder (normal references, test sets).
@@ -45,6 +47,7 @@ fn main() -> ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Train(args) => train::run(args),
         Command::Eval(args) => eval::run(args),
+        Command::Calibrate(args) => calibrate::run(args),
         Command::Textures(args) => textures::run(args),
     };
     match result {

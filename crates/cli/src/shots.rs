@@ -57,11 +57,7 @@ pub fn run_shots<B: Backend>(
     }
     let mut detector = model_source::detector::<B>(source, device)?;
     let dataset = args.dataset.open()?;
-    let spec = if args.textures.is_set() {
-        Some(args.textures.spec(args.per_class)?)
-    } else {
-        None
-    };
+    let spec = args.textures.spec_if_set(args.per_class)?;
     let max_k = args.shots.iter().copied().max().unwrap_or(0);
     // Per class: max(K) reference images; the K-row uses the first K (nested sets).
     let mut references: Vec<(String, Vec<RgbImage>)> = Vec::new();
@@ -248,22 +244,14 @@ fn summary_table(rows: &[(Mode, EvalRun)], missing: Missing) -> String {
                     )
                 }
                 None => {
-                    let mean = |f: fn(&acd_eval::ClassResult) -> Option<f64>| {
-                        let v: Vec<f64> = run
-                            .classes
-                            .iter()
-                            .filter_map(|c| match (f(c), missing) {
-                                (Some(x), _) => Some(x),
-                                (None, Missing::Zero) => Some(0.0),
-                                (None, Missing::Skip) => None,
-                            })
-                            .collect();
-                        (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
-                    };
+                    // The report's mean (pixel columns over the classes with pixel metrics only,
+                    // so a dataset without masks shows n/a, not 0), back to fractions for pct().
+                    let m = acd_eval::report::paper_mean(&run.classes, missing);
+                    let fraction = |v: Option<f64>| v.map(|x| x / 100.0);
                     (
-                        mean(|c| c.image_auroc),
-                        mean(|c| c.pixel_auroc),
-                        mean(|c| c.pixel_aupro),
+                        fraction(m.image_auroc),
+                        fraction(m.pixel_auroc),
+                        fraction(m.pixel_aupro),
                     )
                 }
             };

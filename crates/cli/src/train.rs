@@ -212,6 +212,7 @@ fn run_with<B: Backend>(args: &Args, device: B::Device) -> anyhow::Result<ExitCo
     <A<B> as Backend>::seed(&device, args.seed);
     let (model, cfg, first_epoch) = initial_model::<A<B>>(args, &device)?;
     let dataset = args.dataset.open()?;
+    let synthesizer = args.textures.synthesizer()?;
     let source: Box<dyn SampleSource> = match (&dataset, args.textures.is_set()) {
         (Some(_), true) => bail!("give either --dataset or --textures, not both"),
         (Some(ds), false) if args.synthetic => {
@@ -227,11 +228,26 @@ fn run_with<B: Backend>(args: &Args, device: B::Device) -> anyhow::Result<ExitCo
             }
             Box::new(SyntheticSource {
                 normals,
-                synthesizer: acd_data::Synthesizer::default(),
+                synthesizer: synthesizer.clone(),
                 seed: args.seed,
             })
         }
-        (Some(ds), false) => Box::new(DatasetSource::new(ds.samples().to_vec())),
+        (Some(ds), false) => {
+            // Supervised training needs every anomalous image's mask (the segmentation losses).
+            let unmasked = ds
+                .samples()
+                .iter()
+                .filter(|s| s.is_anomalous() && s.mask.is_none())
+                .count();
+            if unmasked > 0 {
+                bail!(
+                    "{unmasked} anomalous images of the dataset have no mask: supervised training \
+                     needs masks. Train from its normal images with --synthetic (synthetic \
+                     anomalies with their own masks) instead"
+                );
+            }
+            Box::new(DatasetSource::new(ds.samples().to_vec()))
+        }
         (None, true) => Box::new(TextureSource {
             spec: args.textures.spec(0)?,
             samples_per_epoch: args.samples_per_epoch,
@@ -257,6 +273,7 @@ fn run_with<B: Backend>(args: &Args, device: B::Device) -> anyhow::Result<ExitCo
     let header = serde_json::json!({
         "event": "start", "command": command.join(" "), "config": cfg, "recipe": recipe,
         "first_epoch": first_epoch, "samples_per_epoch": source.len(),
+        "synthetic_anomalies": (args.synthetic && dataset.is_some()).then_some(&synthesizer.kinds),
     });
     writeln!(log, "{header}")?;
     let mut trainer = Trainer::new(model, cfg.clone(), recipe.clone(), device.clone())?;

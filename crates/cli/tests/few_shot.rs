@@ -8,27 +8,11 @@
 //! - `acd eval --shots` on a folder dataset without training images holds the references out of
 //!   its test images.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod support;
+use support::{acd, demo_bundle, temp_dir};
 
-fn acd(args: &[&str], extra: &[&Path]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_acd"))
-        .args(args)
-        .args(extra)
-        .output()
-        .unwrap()
-}
-
-fn temp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("acd-few-shot-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn demo_bundle() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../www/models/demo")
-}
+use std::path::Path;
+use std::process::Output;
 
 fn lines(out: &Output) -> Vec<serde_json::Value> {
     String::from_utf8_lossy(&out.stdout)
@@ -72,7 +56,7 @@ fn tiles(dir: &Path) {
 
 #[test]
 fn detect_with_and_without_references() {
-    let dir = temp_dir("detect");
+    let dir = temp_dir("few-shot-detect");
     tiles(&dir);
     let t = dir.join("tiles");
     let bundle = demo_bundle();
@@ -179,7 +163,7 @@ fn detect_with_and_without_references() {
 
 #[test]
 fn eval_shots_holds_references_out_of_a_folder_test_set() {
-    let dir = temp_dir("eval");
+    let dir = temp_dir("few-shot-eval");
     // Class mode folder dataset: 6 normal + 3 anomalous images, no training split.
     let out = acd(
         &[

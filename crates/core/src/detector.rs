@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
+use crate::calibration::{threshold_for, Calibration, Threshold};
 use crate::clip::tokenizer::{ClipTokenizer, CONTEXT_LENGTH};
 use crate::config::AcdClipConfig;
 use crate::error::Error;
@@ -63,6 +64,8 @@ pub struct Detection {
     pub domain: Option<DomainCheck>,
     /// The reference anomaly `1 − 2^(−r)` at grid size `g²` (empty without a memory).
     pub reference_map: Vec<f32>,
+    /// The threshold to judge the score and outline the map by, and where it came from.
+    pub threshold: Threshold,
     pub timings: Timings,
 }
 
@@ -81,6 +84,8 @@ pub struct Detector<B: Backend> {
     references: HashMap<String, DeviceReference<B>>,
     /// The bundle's own memories (with their `domain_only` flag), restored by `clear_reference`.
     bundle_references: HashMap<String, (ReferenceMemory, bool)>,
+    /// Calibrated thresholds by category key (from the bundle, or `set_calibration`).
+    calibrations: HashMap<String, Calibration>,
 }
 
 impl<B: Backend> Detector<B> {
@@ -101,6 +106,7 @@ impl<B: Backend> Detector<B> {
             training_free: false,
             references: HashMap::new(),
             bundle_references: HashMap::new(),
+            calibrations: HashMap::new(),
         }
     }
 
@@ -186,6 +192,11 @@ impl<B: Backend> Detector<B> {
         for (key, emb) in bundle.text_embeddings {
             d.insert_text_embedding(&key, emb);
         }
+        for c in &bundle.manifest.categories {
+            if let Some(cal) = &c.calibration {
+                d.calibrations.insert(c.key.clone(), cal.clone());
+            }
+        }
         for (key, memory, domain_only) in bundle.references {
             d.bundle_references
                 .insert(key.clone(), (memory.clone(), domain_only));
@@ -193,6 +204,30 @@ impl<B: Backend> Detector<B> {
             d.references.insert(key, r);
         }
         d
+    }
+
+    // ---- decision thresholds (`calibration` module) ----------------------------------------------
+
+    /// Sets (or with `None` removes) the calibrated thresholds of `category`.
+    pub fn set_calibration(&mut self, category: &str, calibration: Option<Calibration>) {
+        let key = Category::parse(category).key();
+        match calibration {
+            Some(c) => self.calibrations.insert(key, c),
+            None => self.calibrations.remove(&key),
+        };
+    }
+
+    /// The calibration of `category`, whether or not it holds for the active memory.
+    pub fn calibration(&self, category: &str) -> Option<&Calibration> {
+        self.calibrations.get(&Category::parse(category).key())
+    }
+
+    /// The threshold a detection of `category` is judged by now (with the active memory).
+    pub fn threshold(&self, category: &str) -> Threshold {
+        threshold_for(
+            self.calibration(category),
+            self.reference(category).map(|r| &r.info),
+        )
     }
 
     // ---- normal-reference memory (few-shot mode, `reference` module) ---------------------------
@@ -556,6 +591,7 @@ impl<B: Backend> Detector<B> {
             gate_weights,
             group_maps,
             grid: g,
+            threshold: self.threshold(category),
             reference,
             domain,
             reference_map,

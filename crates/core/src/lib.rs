@@ -3,6 +3,7 @@
 //! backend choice: it takes bytes and tensors and returns results, natively and in wasm.
 
 pub mod adapters;
+pub mod calibration;
 pub mod clip;
 pub mod config;
 pub mod detector;

@@ -21,20 +21,13 @@ pub struct EvalImage {
     pub name: String,
     pub class_name: String,
     pub image: RgbImage,
-    /// Row-major at the image's size, non-zero = anomalous; `None` = all normal.
+    /// 0 = normal, 1 = anomalous.
+    pub label: u8,
+    /// Row-major at the image's size, non-zero = anomalous. `None`: all normal for a normal image;
+    /// not known for an anomalous one (an image-level label: no pixel metrics for its class).
     pub mask: Option<Vec<u8>>,
     /// Mask file to cite in `scores.json` (when the image came from disk).
     pub mask_path: Option<PathBuf>,
-}
-
-impl EvalImage {
-    pub fn label(&self) -> u8 {
-        u8::from(
-            self.mask
-                .as_ref()
-                .is_some_and(|m| m.iter().any(|&v| v != 0)),
-        )
-    }
 }
 
 /// What one image produced (kept for reports and dumps).
@@ -47,7 +40,10 @@ pub struct ImageResult {
     pub pixel_max: f32,
     /// At map size.
     pub map: Vec<f32>,
+    /// At map size (all zero when there is none).
     pub mask: Vec<u8>,
+    /// Whether `mask` is ground truth (false for an anomalous image with an image label only).
+    pub has_mask: bool,
     pub mask_path: Option<PathBuf>,
     /// The out-of-domain check against the class's normal-reference memory (`None` without one):
     /// true when the detector called the image outside what it knows.
@@ -88,7 +84,7 @@ pub fn evaluate_as<B: Backend>(
     let mut results = Vec::new();
     for item in images {
         let item = item?;
-        let label = item.label();
+        let label = item.label;
         let text = category
             .map(str::to_string)
             .unwrap_or_else(|| category_text(&item.class_name));
@@ -112,6 +108,7 @@ pub fn evaluate_as<B: Backend>(
             pixel_max,
             map: det.map,
             mask,
+            has_mask: label == 0 || item.mask.is_some(),
             mask_path: item.mask_path.clone(),
             outside: det.domain.map(|d| d.outside),
         };
@@ -166,6 +163,7 @@ pub fn class_metrics(results: &[ImageResult], map_size: usize, fpr_limit: f64) -
                         width: map_size,
                         height: map_size,
                     }),
+                    anomalous_without_mask: items.iter().filter(|r| !r.has_mask).count(),
                 },
                 fpr_limit,
             )
@@ -202,7 +200,7 @@ pub fn write_dump(
             .map_err(|e| io(e.to_string()))?;
         write_npy(&path, &r.map, m, m).map_err(|e| io(e.to_string()))?;
         // The mask as evaluated (already at map size), so that recomputation needs nothing else.
-        let mask = if r.label == 0 {
+        let mask = if r.label == 0 || !r.has_mask {
             None
         } else {
             let rel = format!("masks/{safe_class}/{i:05}.png");

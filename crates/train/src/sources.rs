@@ -146,13 +146,22 @@ pub fn dataset_class_eval_set<'a>(
 }
 
 pub fn eval_image(s: &Sample) -> Result<EvalImage, TrainError> {
-    let t = load_sample(s)?;
-    let anomalous = s.is_anomalous();
+    let img = s.load_image().map_err(data_err)?;
+    // Only an anomalous image's mask file is read; without one it has an image label only.
+    let mask = match &s.mask {
+        Some(_) if s.is_anomalous() => Some(
+            s.load_mask(img.width(), img.height())
+                .map_err(data_err)?
+                .into_raw(),
+        ),
+        _ => None,
+    };
     Ok(EvalImage {
         name: s.image.display().to_string(),
         class_name: s.class_name.clone(),
-        image: t.image,
-        mask: anomalous.then_some(t.mask),
+        image: to_core(img),
+        label: s.label,
+        mask,
         mask_path: s.mask.clone().map(PathBuf::from),
     })
 }
@@ -194,6 +203,8 @@ fn texture_eval_item(
         ),
         class_name: kind.name().to_string(),
         image: to_core(s.image),
+        // The label is the mask's: a synthetic anomaly that left no pixel changed is normal.
+        label: u8::from(bad && s.mask.as_raw().iter().any(|&v| v != 0)),
         mask: bad.then(|| s.mask.into_raw()),
         mask_path: None,
     }

@@ -43,6 +43,9 @@ pub struct CategoryEntry {
     /// memory, used for its maps and scores and for the out-of-domain check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<ReferenceEntry>,
+    /// Optional: the category's calibrated decision thresholds (`acd calibrate`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibration: Option<crate::calibration::Calibration>,
 }
 
 /// A category's normal-reference memory in a bundle.
@@ -91,6 +94,17 @@ pub struct Manifest {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub training_free: bool,
     pub files: Vec<FileEntry>,
+}
+
+impl Manifest {
+    /// The category keys, comma-separated, for error messages.
+    pub fn category_list(&self) -> String {
+        self.categories
+            .iter()
+            .map(|c| c.key.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -325,6 +339,13 @@ pub fn parse_manifest(json: &str) -> Result<Manifest, BundleError> {
     m.config
         .validate()
         .map_err(|e| BundleError::Manifest(e.to_string()))?;
+    for c in &m.categories {
+        if let Some(cal) = &c.calibration {
+            cal.validate().map_err(|e| {
+                BundleError::Manifest(format!("calibration of category {:?}: {e}", c.key))
+            })?;
+        }
+    }
     Ok(m)
 }
 
@@ -497,12 +518,7 @@ pub fn add_reference(
             file: String::new(),
             reason: format!(
                 "the bundle has no such category (it has {})",
-                manifest
-                    .categories
-                    .iter()
-                    .map(|c| c.key.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                manifest.category_list()
             ),
         })?;
     let file = reference_file_name(index, key);
