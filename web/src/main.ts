@@ -22,6 +22,7 @@ import {
 } from "./protocol";
 import { checkRecord, makeRecord, ReferenceStore, type BundleIdentity, type StoredReference } from "./reference-store";
 import samples from "./samples.json";
+import { applicableThreshold, thresholdLine, type AppliedThreshold } from "./threshold";
 import { verdictFor } from "./verdict";
 
 const CUSTOM = "__custom__";
@@ -58,6 +59,7 @@ const ui = {
   opacityOut: $<HTMLOutputElement>("opacity-out"),
   threshold: $<HTMLInputElement>("threshold"),
   thresholdOut: $<HTMLOutputElement>("threshold-out"),
+  thresholdLine: $("threshold-line"),
   verdictBox: $("verdict-box"),
   score: $("score"),
   verdict: $("verdict"),
@@ -109,6 +111,8 @@ interface DebugHook {
   refEvents: number;
   /** page memories restored from this browser's storage at the last model load */
   refRestored: number;
+  /** the threshold in use for the verdict (image) and the outline (pixel), null before any */
+  threshold: AppliedThreshold | null;
 }
 
 const debug: DebugHook = {
@@ -126,6 +130,7 @@ const debug: DebugHook = {
   refBusy: false,
   refEvents: 0,
   refRestored: 0,
+  threshold: null,
 };
 (window as unknown as { __acd: DebugHook }).__acd = debug;
 
@@ -142,6 +147,8 @@ let last: ResultMsg | null = null;
 let pendingCategory = "";
 let lastCategory = "";
 let loadFailed = false;
+/** the slider's value by hand since the category or the model last changed; null: the model's threshold applies */
+let manualThreshold: number | null = null;
 
 // Reference memories ("show it what normal looks like").
 /** the loaded bundle's identity, the key of its stored memories */
@@ -268,6 +275,8 @@ function onReady(m: ReadyMsg): void {
   document.body.classList.toggle("is-untrained", info.untrained);
   ui.howN.textContent = String(info.nGroups);
   fillCategories();
+  // a (re)loaded model: its own thresholds apply again
+  resetThreshold();
   renderModelCard({ knows: ui.cardKnows, trained: ui.cardTrained, desc: ui.cardDesc, facts: ui.cardFacts }, info, m, categories);
   // The worker starts with the bundle's own memories; the page's are restored from storage before
   // the first detection, on every (re)load.
@@ -438,14 +447,37 @@ function onResult(m: ResultMsg): void {
   debug.last = { id: m.id, name: current.name, score: d.score, width: d.width, height: d.height, map: d.map, detection: d, totalMs };
 }
 
+/** The threshold in use: the slider's by hand for this category, else the last detection's (the model's). */
+function currentThreshold(): AppliedThreshold | null {
+  if (last) return applicableThreshold(last.detection.threshold, manualThreshold);
+  if (manualThreshold !== null) return applicableThreshold(null, manualThreshold);
+  return null;
+}
+
+/** Back to the model's threshold (a new category or model): forgets the slider's value by hand. */
+function resetThreshold(): void {
+  manualThreshold = null;
+  updateVerdict();
+}
+
+/** Applies the threshold in use (slider, outline, the line saying where it came from) and the verdict. */
 function updateVerdict(): void {
-  const t = Number(ui.threshold.value);
-  ui.thresholdOut.textContent = t.toFixed(2);
+  const th = currentThreshold();
+  debug.threshold = th;
+  // the slider shows the model's image threshold (rounded to its step; the exact value is used)
+  if (th && !th.byHand) ui.threshold.value = String(th.image);
+  const image = th ? th.image : Number(ui.threshold.value);
+  const pixel = th ? th.pixel : Number(ui.threshold.value);
+  ui.thresholdOut.textContent = image.toFixed(2);
+  view.setThreshold(pixel);
+  ui.thresholdLine.hidden = !th;
+  ui.thresholdLine.textContent = th ? thresholdLine(th) : "";
+  ui.thresholdLine.dataset.source = !th ? "none" : th.byHand ? "hand" : th.calibrated ? "calibrated" : "default";
   if (!last) return;
   const d = last.detection;
   ui.score.textContent = d.score.toFixed(3);
-  ui.factArea.textContent = `${(areaFraction(d.map, t) * 100).toFixed(1)}% of the pixels`;
-  const v = verdictFor(d.score, t, { untrained: info?.untrained ?? true, trainingFree: info?.trainingFree ?? false }, lastCategory, d.domain);
+  ui.factArea.textContent = `${(areaFraction(d.map, pixel) * 100).toFixed(1)}% of the pixels`;
+  const v = verdictFor(d.score, image, { untrained: info?.untrained ?? true, trainingFree: info?.trainingFree ?? false }, lastCategory, d.domain);
   ui.verdict.className = `verdict ${v.kind === "anomalous" ? "bad" : v.kind === "normal" ? "good" : v.kind === "outside" ? "outside" : "none"}`;
   ui.verdict.textContent = v.text;
   ui.verdictBox.dataset.verdict = v.kind;
@@ -527,6 +559,7 @@ document.addEventListener("paste", (e) => {
 
 ui.category.addEventListener("change", () => {
   ui.customWrap.hidden = ui.category.value !== CUSTOM;
+  resetThreshold();
   updateReferenceStatus();
   if (ui.category.value === CUSTOM) {
     ui.customText.focus();
@@ -534,7 +567,10 @@ ui.category.addEventListener("change", () => {
   }
   runDetect();
 });
-ui.customText.addEventListener("change", () => runDetect());
+ui.customText.addEventListener("change", () => {
+  resetThreshold();
+  runDetect();
+});
 ui.customText.addEventListener("input", () => updateReferenceStatus());
 
 ui.opacity.addEventListener("input", () => {
@@ -543,7 +579,8 @@ ui.opacity.addEventListener("input", () => {
   view.setOpacity(a);
 });
 ui.threshold.addEventListener("input", () => {
-  view.setThreshold(Number(ui.threshold.value));
+  // by hand: this value judges the verdict and draws the outline for this category
+  manualThreshold = Number(ui.threshold.value);
   updateVerdict();
 });
 window.addEventListener("resize", () => view.fit());
@@ -566,6 +603,8 @@ for (const s of samples) {
       const res = await fetch(`samples/${s.file}`);
       if (!res.ok) throw new Error(`HTTP ${res.status}`);
       if (categories.some((c) => c.key === s.category)) {
+        // another category: its own threshold applies, not a value set by hand for the previous one
+        if (ui.category.value !== s.category) manualThreshold = null;
         ui.category.value = s.category;
         ui.customWrap.hidden = true;
       }

@@ -1,7 +1,7 @@
 // The teaching panel ("How it works": per-group maps and gate weights) and the model card.
 
 import { mapCanvas } from "./overlay";
-import type { CategoryInfo, Detection, ModelInfo, ReadyMsg, ReferenceInfo } from "./protocol";
+import type { Calibration, CategoryInfo, Detection, ModelInfo, ReadyMsg, ReferenceInfo } from "./protocol";
 import { formatBytes } from "./progress";
 
 function el<K extends keyof HTMLElementTagNameMap>(tag: K, attrs: Record<string, string> = {}, text?: string): HTMLElementTagNameMap[K] {
@@ -115,6 +115,28 @@ export function bundleReferencesText(refs: Record<string, ReferenceInfo> | undef
   return entries.every(([, r]) => r.domainOnly) ? `${text}; for the out-of-domain check only (the maps stay zero-shot)` : text;
 }
 
+/**
+ * The bundle's calibrated thresholds, one per category: "carpet: image 0.42, outline 0.61,
+ * calibrated on 200 normal images at a 1% false-positive rate"; null when the bundle has none.
+ */
+export function calibrationsText(cals: Record<string, Calibration> | undefined): string[] | null {
+  const entries = Object.entries(cals ?? {});
+  if (!entries.length) return null;
+  return entries.map(([k, c]) => {
+    const with_ = c.withReference ? " (with the bundle's reference memory; it holds only while that memory is in use)" : "";
+    return `${k}: image ${c.imageThreshold.toFixed(2)}, outline ${c.pixelThreshold.toFixed(2)}, ${c.source}${with_}`;
+  });
+}
+
+/** The card's line for the categories without a calibration. */
+export function uncalibratedText(categories: CategoryInfo[], cals: Record<string, Calibration> | undefined): string | null {
+  const missing = categories.filter((c) => !(cals && Object.hasOwn(cals, c.key))).map((c) => c.key);
+  if (!missing.length) return null;
+  if (missing.length === categories.length) return "none in the bundle: the page judges by the default 0.5, not calibrated";
+  const which = missing.length <= 4 ? missing.join(", ") : `the other ${missing.length} categories`;
+  return `${which}: default 0.5, not calibrated`;
+}
+
 export function renderModelCard(card: ModelCardElements, info: ModelInfo, ready: ReadyMsg, categories: CategoryInfo[]): void {
   card.knows.textContent = knowsSentence(info);
   card.knows.classList.remove("muted");
@@ -145,6 +167,16 @@ export function renderModelCard(card: ModelCardElements, info: ModelInfo, ready:
     bundleReferencesText(info.references) ??
       "none in the bundle: without one it cannot tell what is outside its domain (you can give it normal images above)",
   );
+  {
+    const lines = [...(calibrationsText(info.calibrations) ?? []), uncalibratedText(categories, info.calibrations)].filter((l): l is string => !!l);
+    facts.append(el("dt", {}, "Thresholds"));
+    const dd = el("dd", { id: "card-calibrations" });
+    lines.forEach((l, i) => {
+      if (i) dd.append(el("br"));
+      dd.append(document.createTextNode(l));
+    });
+    facts.append(dd);
+  }
   add("Free-text categories", info.hasTextTower ? "yes (the bundle carries the text tower)" : "no (only the listed categories)");
   add("Running on", ready.backend === "webgpu" ? `WebGPU${ready.adapter ? ` — ${ready.adapter}` : ""}` : "CPU (WebAssembly)");
   const c = ready.cache;

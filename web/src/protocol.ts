@@ -5,9 +5,10 @@
 // Everything crossing the boundary is checked with the guards below, so a malformed message is
 // reported instead of crashing either side.
 //
-// The types of the wasm module's results (ModelInfo, Detection, ReferenceInfo, DomainCheck) are
-// declared here once, by hand, matching `AcdInfo`, `AcdDetection`, `AcdReferenceInfo` and
-// `AcdDomainCheck` of www/pkg/acd_wasm.d.ts (crates/wasm); wasm-types.ts uses these.
+// The types of the wasm module's results (ModelInfo, Detection, ReferenceInfo, DomainCheck,
+// Threshold, Calibration) are declared here once, by hand, matching `AcdInfo`, `AcdDetection`,
+// `AcdReferenceInfo`, `AcdDomainCheck`, `AcdThreshold` and `AcdCalibration` of
+// www/pkg/acd_wasm.d.ts (the TS section of crates/wasm/src/lib.rs); wasm-types.ts uses these.
 
 /** What the page asks for: "auto" tries WebGPU and falls back to the CPU, the others are strict. */
 export type BackendRequest = "auto" | "webgpu" | "cpu";
@@ -32,6 +33,36 @@ export interface ModelInfo {
   backbone: string;
   /** The bundle's own reference memories by category; absent in older modules. */
   references?: Record<string, ReferenceInfo>;
+  /** The bundle's calibrated thresholds by category (`acd calibrate`); absent in older modules. */
+  calibrations?: Record<string, Calibration>;
+}
+
+/** `AcdThreshold`: the threshold a detection is judged by, and where it came from. */
+export interface Threshold {
+  /** Image score at or above which the image is anomalous. */
+  image: number;
+  /** Map value at or above which a pixel is inside the outline. */
+  pixel: number;
+  /** From a calibration that holds for this detection's scores (the memory in use). */
+  calibrated: boolean;
+  /** In words, e.g. "calibrated on 200 normal images at a 1% false-positive rate" or "default 0.5, not calibrated". */
+  source: string;
+}
+
+/** `AcdCalibration`: a category's calibration stored in the bundle (`acd calibrate`). */
+export interface Calibration {
+  imageThreshold: number;
+  pixelThreshold: number;
+  /** "target_fpr" | "f1_max" */
+  method: string;
+  /** The false-positive rate calibrated at (method target_fpr), else null. */
+  targetFpr: number | null;
+  normalImages: number;
+  anomalousImages: number;
+  /** Calibrated with the bundle's own reference memory (it holds only while that memory is in use). */
+  withReference: boolean;
+  /** In words, e.g. "calibrated on 200 normal images at a 1% false-positive rate". */
+  source: string;
 }
 
 /** `AcdReferenceInfo`: a normal-reference memory (few-shot mode). */
@@ -76,6 +107,8 @@ export interface Detection {
   reference?: ReferenceInfo | null;
   /** null when the category has no memory, so there is nothing to compare with (absent in older modules). */
   domain?: DomainCheck | null;
+  /** The threshold to judge the score and outline the map by (absent in older modules: the page's default, not calibrated). */
+  threshold?: Threshold;
 }
 
 export interface CategoryInfo {
@@ -253,6 +286,19 @@ export function checkDomain(d: unknown): string | null {
   return null;
 }
 
+/** Checks a detection's threshold (`AcdThreshold`); null when it is well formed. */
+export function checkThreshold(t: unknown): string | null {
+  if (!isObj(t)) return "threshold is not an object";
+  for (const k of ["image", "pixel"] as const) {
+    const v = t[k];
+    // (an f32 threshold may sit one rounding step above 1: the page clamps it)
+    if (!isNum(v) || v < -1e-6 || v > 1 + 1e-6) return `threshold: ${k} is not a number in [0, 1]`;
+  }
+  if (typeof t.calibrated !== "boolean") return "threshold: calibrated is not a boolean";
+  if (!isStr(t.source)) return "threshold: source is not a string";
+  return null;
+}
+
 /** Checks a detection's shapes: map is width×height, N group maps of grid², N gate arrays of 2N. */
 export function checkDetection(d: unknown): string | null {
   if (!isObj(d)) return "detection is not an object";
@@ -276,6 +322,10 @@ export function checkDetection(d: unknown): string | null {
   }
   if (d.domain !== undefined && d.domain !== null) {
     const p = checkDomain(d.domain);
+    if (p) return `detection.${p}`;
+  }
+  if (d.threshold !== undefined) {
+    const p = checkThreshold(d.threshold);
     if (p) return `detection.${p}`;
   }
   return null;

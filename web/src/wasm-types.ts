@@ -1,12 +1,22 @@
 // The shape of www/pkg/acd_wasm.js (crates/wasm, built by scripts/build-wasm). It is imported at
 // run time from its URL, not bundled, so the page builds without it. The result types are
-// declared once, in protocol.ts.
+// declared once, in protocol.ts, under the page's names (the module's in the aliases below).
 
-import type { Detection, ModelInfo, ReferenceInfo } from "./protocol";
+import type { Calibration, Detection, DomainCheck, ModelInfo, ReferenceInfo, Threshold } from "./protocol";
+
+/** The module's names (www/pkg/acd_wasm.d.ts) of the result types. */
+export type AcdInfo = ModelInfo;
+export type AcdDetection = Detection;
+export type AcdReferenceInfo = ReferenceInfo;
+export type AcdDomainCheck = DomainCheck;
+export type AcdThreshold = Threshold;
+export type AcdCalibration = Calibration;
 
 export interface AcdModelLike {
+  /** The bundle's facts, with its reference memories and calibrated thresholds by category. */
   info(): ModelInfo;
   categories(): string[];
+  /** Resolves to the detection, with the threshold to judge it by (`threshold`) and where that came from. */
   detect(imageBytes: Uint8Array, category: string): Promise<Detection>;
   /**
    * Builds a reference memory from 1–16 encoded normal images, makes it the active memory of

@@ -94,6 +94,15 @@ describe("reference memory messages", () => {
     expect(checkDetection({ ...detection(), reference: info, domain: { farFraction: 0.7, limit: 0.5, outside: true } })).toBeNull();
     expect(checkDetection({ ...detection(), reference: { images: "8" } })).toMatch(/detection\.reference info: images/);
     expect(checkDetection({ ...detection(), domain: { farFraction: 0.7 } })).toMatch(/detection\.domain check/);
+    // the threshold (absent in older modules)
+    const threshold = { image: 0.42, pixel: 0.61, calibrated: true, source: "calibrated on 200 normal images at a 1% false-positive rate" };
+    expect(checkDetection({ ...detection(), threshold })).toBeNull();
+    expect(checkDetection({ ...detection(), threshold: { ...threshold, image: 1.0000001 } })).toBeNull(); // f32 rounding above 1
+    expect(checkDetection({ ...detection(), threshold: { ...threshold, image: 1.5 } })).toMatch(/detection\.threshold: image/);
+    expect(checkDetection({ ...detection(), threshold: { ...threshold, pixel: Number.NaN } })).toMatch(/detection\.threshold: pixel/);
+    expect(checkDetection({ ...detection(), threshold: { ...threshold, calibrated: 1 } })).toMatch(/calibrated is not a boolean/);
+    expect(checkDetection({ ...detection(), threshold: { ...threshold, source: null } })).toMatch(/source is not a string/);
+    expect(checkDetection({ ...detection(), threshold: null })).toMatch(/threshold is not an object/);
   });
 });
 

@@ -71,6 +71,8 @@ export interface AcdInfo {
   backbone: string;
   /** The bundle's own normal-reference memories by category. */
   references: Record<string, AcdReferenceInfo>;
+  /** The bundle's calibrated thresholds by category (`acd calibrate`). */
+  calibrations: Record<string, AcdCalibration>;
 }
 
 /** A normal-reference memory (few-shot mode). */
@@ -118,6 +120,34 @@ export interface AcdDetection {
   reference: AcdReferenceInfo | null;
   /** The out-of-domain check; null when the category has no memory (nothing to compare with). */
   domain: AcdDomainCheck | null;
+  /** The threshold to judge the score and outline the map by, and where it came from. */
+  threshold: AcdThreshold;
+}
+
+/** A decision threshold: calibrated (`acd calibrate`) when the calibration holds for the memory in use. */
+export interface AcdThreshold {
+  /** Image score at or above which the image is anomalous. */
+  image: number;
+  /** Map value at or above which a pixel is inside the outline. */
+  pixel: number;
+  calibrated: boolean;
+  /** In words, e.g. "calibrated on 200 normal images at a 1% false-positive rate" or "default 0.5, not calibrated". */
+  source: string;
+}
+
+/** A category's calibration stored in the bundle. */
+export interface AcdCalibration {
+  imageThreshold: number;
+  pixelThreshold: number;
+  /** "target_fpr" | "f1_max" */
+  method: string;
+  targetFpr: number | null;
+  normalImages: number;
+  anomalousImages: number;
+  /** Calibrated with the bundle's own reference memory (it holds only while that memory is in use). */
+  withReference: boolean;
+  /** In words. */
+  source: string;
 }
 "#;
 
@@ -376,6 +406,12 @@ fn detection_to_js(d: &Detection) -> JsValue {
         None => JsValue::NULL,
     };
     set(&o, "domain", domain);
+    let t = Object::new();
+    set(&t, "image", d.threshold.image as f64);
+    set(&t, "pixel", d.threshold.pixel as f64);
+    set(&t, "calibrated", d.threshold.calibrated);
+    set(&t, "source", d.threshold.source.as_str());
+    set(&o, "threshold", t);
     o.into()
 }
 
@@ -495,6 +531,30 @@ impl AcdModel {
             }
         }
         set(&o, "references", references);
+        let calibrations = Object::new();
+        for c in &m.categories {
+            if let Some(k) = &c.calibration {
+                let v = Object::new();
+                set(&v, "imageThreshold", k.image_threshold as f64);
+                set(&v, "pixelThreshold", k.pixel_threshold as f64);
+                let method = serde_json::to_value(k.method)
+                    .ok()
+                    .and_then(|m| m.as_str().map(String::from))
+                    .unwrap_or_default();
+                set(&v, "method", method);
+                set(
+                    &v,
+                    "targetFpr",
+                    k.target_fpr.map(JsValue::from).unwrap_or(JsValue::NULL),
+                );
+                set(&v, "normalImages", k.normal_images as f64);
+                set(&v, "anomalousImages", k.anomalous_images as f64);
+                set(&v, "withReference", k.with_reference);
+                set(&v, "source", k.describe());
+                set(&calibrations, &c.key, v);
+            }
+        }
+        set(&o, "calibrations", calibrations);
         o.into()
     }
 
