@@ -90,11 +90,11 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     println!("|---|---:|---:|---:|---:|---:|");
     for (key, c) in &calibrations {
         println!(
-            "| {key} | {} / {} | {:.4} | {:.4} | {:.2}% | {} |",
+            "| {key} | {} / {} | {} | {} | {:.2}% | {} |",
             c.normal_images,
             c.anomalous_images,
-            c.image_threshold,
-            c.pixel_threshold,
+            threshold_text(c.image_threshold),
+            threshold_text(c.pixel_threshold),
             c.measured_fpr * 100.0,
             c.measured_tpr
                 .map(|t| format!("{:.2}%", t * 100.0))
@@ -291,4 +291,26 @@ fn write_calibrated(bundle: &Path, out: &Path, manifest: &Manifest) -> anyhow::R
     std::fs::rename(&tmp, out.join("manifest.json"))
         .with_context(|| format!("writing {}", out.join("manifest.json").display()))?;
     Ok(())
+}
+
+/// A threshold for a table: 4 decimals, or 3 significant digits below 0.001 (a map whose maxima
+/// are all near zero has a pixel threshold like 6.6e-7, which 4 decimals would show as 0).
+pub(crate) fn threshold_text(t: f32) -> String {
+    if t != 0.0 && t.abs() < 1e-3 {
+        format!("{t:.2e}")
+    } else {
+        format!("{t:.4}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threshold_text;
+
+    #[test]
+    fn small_thresholds_keep_their_digits() {
+        assert_eq!(threshold_text(0.456_209_8), "0.4562");
+        assert_eq!(threshold_text(6.583e-7), "6.58e-7");
+        assert_eq!(threshold_text(0.0), "0.0000");
+    }
 }

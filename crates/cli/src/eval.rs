@@ -238,9 +238,9 @@ fn operating_markdown(points: &[OperatingPoint]) -> String {
     );
     for p in points {
         s.push_str(&format!(
-            "| {} | {:.4} | {} ({} normal) | {} ({} anomalous) | {} |\n",
+            "| {} | {} | {} ({} normal) | {} ({} anomalous) | {} |\n",
             p.class_name,
-            p.threshold.image,
+            crate::calibrate::threshold_text(p.threshold.image),
             pct(p.false_positive_rate),
             p.normal,
             pct(p.true_positive_rate),
