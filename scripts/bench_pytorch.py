@@ -89,6 +89,8 @@ def main():
         "vision_params": params,
         "threads": torch.get_num_threads(),
         "versions": {"torch": torch.__version__, "open_clip": open_clip.__version__},
+        # the instruction set PyTorch's CPU kernels dispatch to (e.g. AVX2, AVX512)
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "build_ms": build_ms,
         "first_call_ms": first,
         "latency_ms": {"median": statistics.median(times), "min": times[0], "max": times[-1], "runs": len(times)},

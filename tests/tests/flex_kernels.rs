@@ -226,6 +226,58 @@ fn softmax_numerators_match_f64_exp() {
     assert_eq!(softmax_numerators(&mut []), 0.0);
 }
 
+/// GELU, `0.5·x·(1 + erf(x/√2))` with fdlibm's f64 erf, on a dense grid over [−12, 12] (every
+/// branch of the clamp and the far tails): the vectorised erf of the patch is within 6.5e-8 of the
+/// exact one, so the f32 result is within 1.2e-7·max(|x|, 1) (that error, scaled by |x|/2, plus
+/// half an f32 ulp of the result). Both paths: in place on a contiguous tensor, element-wise on a
+/// transposed view. NaN stays NaN.
+#[test]
+fn gelu_matches_f64_erf() {
+    let n = 1_200_001;
+    let x: Vec<f32> = (0..n)
+        .map(|i| -12.0 + 24.0 * i as f32 / (n - 1) as f32)
+        .collect();
+    let want = |v: f32| {
+        let v = f64::from(v);
+        0.5 * v * (1.0 + libm::erf(v / std::f64::consts::SQRT_2))
+    };
+    let check = |got: &[f32], input: &[f32]| {
+        let mut worst = (0.0f64, 0.0f32);
+        for (g, v) in got.iter().zip(input) {
+            let e = (f64::from(*g) - want(*v)).abs() / f64::from(v.abs().max(1.0));
+            if e > worst.0 {
+                worst = (e, *v);
+            }
+        }
+        assert!(
+            worst.0 < 1.2e-7,
+            "GELU({}) off by {:e}·max(|x|, 1)",
+            worst.1,
+            worst.0
+        );
+    };
+    let device = Default::default();
+    let contiguous = gelu(Tensor::<Flex, 1>::from_floats(x.as_slice(), &device));
+    check(&contiguous.into_data().to_vec::<f32>().unwrap(), &x);
+    // [rows, cols] filled row-major, transposed: the element-wise path, in column-major order.
+    let (rows, cols) = (1_000, 1_200);
+    let grid = Tensor::<Flex, 2>::from_data(
+        TensorData::new(x[..rows * cols].to_vec(), [rows, cols]),
+        &device,
+    );
+    let transposed = gelu(grid.transpose()).transpose();
+    check(
+        &transposed.into_data().to_vec::<f32>().unwrap(),
+        &x[..rows * cols],
+    );
+    let nan = gelu(Tensor::<Flex, 1>::from_floats([f32::NAN, 1.0], &device));
+    let nan = nan.into_data().to_vec::<f32>().unwrap();
+    assert!(
+        nan[0].is_nan() && (nan[1] - 0.841_344_7).abs() < 1e-6,
+        "{nan:?}"
+    );
+}
+
 /// GELU over a tensor large enough for the parallel in-place path equals burn-ndarray's.
 #[test]
 fn parallel_gelu_matches_ndarray() {
@@ -251,4 +303,100 @@ fn parallel_gelu_matches_ndarray() {
     assert!(err < 1e-6, "{err}");
     // Not a no-op: GELU(-2) ≈ -0.0455, GELU(1) ≈ 0.8413.
     assert!(a.iter().zip(&x).any(|(g, v)| (g - v).abs() > 0.5));
+}
+
+/// `x · W + b` in f64 for `rows × k` times `k × n`.
+fn linear_reference(x: &[f32], w: &[f32], b: Option<&[f32]>, k: usize, n: usize) -> Vec<f64> {
+    let rows = x.len() / k;
+    let mut out = vec![0f64; rows * n];
+    for r in 0..rows {
+        for j in 0..n {
+            let dot: f64 = (0..k)
+                .map(|c| x[r * k + c] as f64 * w[c * n + j] as f64)
+                .sum();
+            out[r * n + j] = dot + b.map_or(0.0, |b| b[j] as f64);
+        }
+    }
+    out
+}
+
+/// The fused linear (bias as gemm's starting value, batch rows folded into one product, output
+/// columns split over threads for few rows) against f64, on the shapes that take each path: few
+/// rows (split, with a last column block narrower than the others), a batch that folds, more rows
+/// than the split takes, no bias, and a token-sliced input whose batch rows do not fold (the
+/// generic matmul + add).
+#[test]
+fn fused_linear_matches_f64() {
+    let device = Default::default();
+    let (k, n) = (300, 520);
+    let w = values(k * n, 21);
+    let b = values(n, 22);
+    let weight = Tensor::<Flex, 2>::from_data(TensorData::new(w.clone(), [k, n]), &device);
+    let bias = Tensor::<Flex, 1>::from_floats(b.as_slice(), &device);
+    for (batch, tokens, with_bias) in [
+        (1, 197, true),
+        (3, 197, true),
+        (2, 700, true),
+        (2, 197, false),
+    ] {
+        let x = values(batch * tokens * k, 23 + tokens as u64);
+        let input =
+            Tensor::<Flex, 3>::from_data(TensorData::new(x.clone(), [batch, tokens, k]), &device);
+        let got =
+            burn::tensor::module::linear(input, weight.clone(), with_bias.then(|| bias.clone()));
+        assert_eq!(got.dims(), [batch, tokens, n]);
+        let want = linear_reference(&x, &w, with_bias.then_some(b.as_slice()), k, n);
+        let err = max_abs(&got.into_data().to_vec::<f32>().unwrap(), &want);
+        assert!(
+            err < 2e-4,
+            "batch {batch}, {tokens} tokens, bias {with_bias}: {err}"
+        );
+    }
+    // Tokens 1.. of each batch matrix: batch stride ≠ tokens × row stride.
+    let (batch, tokens) = (2, 198);
+    let x = values(batch * tokens * k, 31);
+    let full =
+        Tensor::<Flex, 3>::from_data(TensorData::new(x.clone(), [batch, tokens, k]), &device);
+    let got = burn::tensor::module::linear(full.narrow(1, 1, tokens - 1), weight, Some(bias));
+    let sliced: Vec<f32> = x
+        .chunks(tokens * k)
+        .flat_map(|m| m[k..].iter().copied())
+        .collect();
+    let want = linear_reference(&sliced, &w, Some(&b), k, n);
+    let err = max_abs(&got.into_data().to_vec::<f32>().unwrap(), &want);
+    assert!(err < 2e-4, "sliced tokens: {err}");
+}
+
+/// LayerNorm as the model runs it (`acd_core::nn::LayerNorm`, the backend's fused op) against f64,
+/// on rows whose mean (3000) dwarfs their spread (std ≈ 1.15): the one-sweep `E[x²] − E[x]²`
+/// loses the variance to cancellation there (f32 spacing at 9·10⁶ is 1), the two-pass form does not.
+#[test]
+fn layer_norm_matches_f64_with_a_large_mean() {
+    fn check<B: Backend>(device: &B::Device) {
+        let (rows, d) = (130, 768);
+        let x: Vec<f32> = values(rows * d, 41).iter().map(|v| 3000.0 + v).collect();
+        let mut ln = acd_core::nn::LayerNorm::<B>::new(d, device);
+        let gamma = values(d, 42);
+        let beta = values(d, 43);
+        ln.weight = burn::module::Param::from_tensor(Tensor::from_floats(gamma.as_slice(), device));
+        ln.bias = burn::module::Param::from_tensor(Tensor::from_floats(beta.as_slice(), device));
+        let got = ln.forward(Tensor::<B, 2>::from_data(
+            TensorData::new(x.clone(), [rows, d]),
+            device,
+        ));
+        let mut want = vec![0f64; rows * d];
+        for r in 0..rows {
+            let row = &x[r * d..(r + 1) * d];
+            let mean = row.iter().map(|&v| v as f64).sum::<f64>() / d as f64;
+            let var = row.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / d as f64;
+            for c in 0..d {
+                want[r * d + c] =
+                    (row[c] as f64 - mean) / (var + 1e-5).sqrt() * gamma[c] as f64 + beta[c] as f64;
+            }
+        }
+        let err = max_abs(&got.into_data().to_vec::<f32>().unwrap(), &want);
+        assert!(err < 2e-3, "{}: {err}", std::any::type_name::<B>());
+    }
+    check::<Flex>(&Default::default());
+    check::<NdArray>(&Default::default());
 }

@@ -137,25 +137,36 @@ fn run_with<B: Backend>(args: &Args, device: B::Device) -> anyhow::Result<ExitCo
         cfg.map_size,
         Some(cfg.domain.blur()),
     );
-    let forward = |batch: usize| -> f64 {
+    // (whole pass, vision tower with adapters) in ms; the tower's share is timed to its last
+    // feature read back, so on a GPU it includes the wait for the queue.
+    let forward = |batch: usize| -> (f64, f64) {
         let x = Tensor::<B, 4>::random([batch, 3, s, s], Distribution::Normal(0.0, 1.0), &device);
         let t = Instant::now();
         let f = model.forward_vision(&cfg, x, &mut Trace::off());
+        if let Some(last) = f.det.last() {
+            let _ = last.clone().into_data();
+        }
+        let vision_ms = t.elapsed().as_secs_f64() * 1e3;
         let p = model.predict(&cfg, &f, text.clone(), &ops, true, false, &mut Trace::off());
         let _ = p.score.into_data(); // wait for the device
         let _ = p.map.into_data();
-        t.elapsed().as_secs_f64() * 1e3
+        (t.elapsed().as_secs_f64() * 1e3, vision_ms)
     };
-    let first_ms = forward(1);
+    let first_ms = forward(1).0;
     for _ in 0..args.warmup {
         forward(1);
     }
-    let mut times: Vec<f64> = (0..args.runs.max(1)).map(|_| forward(1)).collect();
+    let (mut times, mut vision_times): (Vec<f64>, Vec<f64>) =
+        (0..args.runs.max(1)).map(|_| forward(1)).unzip();
     times.sort_by(|a, b| a.total_cmp(b));
+    vision_times.sort_by(|a, b| a.total_cmp(b));
     let median = percentile(&times, 0.5);
-    let throughput = (args.batch > 0).then(|| args.batch as f64 / (forward(args.batch) / 1e3));
+    let vision_median = percentile(&vision_times, 0.5);
+    let throughput = (args.batch > 0).then(|| args.batch as f64 / (forward(args.batch).0 / 1e3));
     let peak = status_mib("VmHWM:");
+    let cpu = crate::cpu_info::CpuInfo::detect();
     let report = json!({
+        "cpu": cpu.to_json(),
         "preset": format!("{:?}", args.preset),
         "image_size": s,
         "n_groups": n,
@@ -164,6 +175,7 @@ fn run_with<B: Backend>(args: &Args, device: B::Device) -> anyhow::Result<ExitCo
         "build_ms": build_ms,
         "first_call_ms": first_ms,
         "latency_ms": { "median": median, "min": times[0], "max": times[times.len() - 1], "runs": times.len() },
+        "vision_latency_ms": { "median": vision_median, "covers": "vision tower with the adapters, seg/det projections (no gateway, map or score)" },
         "throughput_images_per_s": throughput.map(|v| json!({"batch": args.batch, "value": v})),
         "resident_after_build_mib": resident_after_build,
         "peak_rss_mib": peak,
@@ -173,6 +185,7 @@ fn run_with<B: Backend>(args: &Args, device: B::Device) -> anyhow::Result<ExitCo
         "preset            {:?} @ {s} px, N = {n}, backend {:?}",
         args.preset, args.backend
     );
+    println!("cpu               {}", cpu.line());
     println!("model build       {build_ms:.0} ms (random weights)");
     println!("first call        {first_ms:.1} ms");
     println!(
@@ -180,6 +193,10 @@ fn run_with<B: Backend>(args: &Args, device: B::Device) -> anyhow::Result<ExitCo
         times[0],
         times[times.len() - 1],
         times.len()
+    );
+    println!(
+        "  of which       {vision_median:.1} ms vision tower + adapters, {:.1} ms gateway, map and score (medians)",
+        median - vision_median
     );
     if let Some(tp) = throughput {
         println!("throughput        {tp:.2} images/s at batch {}", args.batch);

@@ -4,6 +4,7 @@ pub mod backend;
 pub mod bench;
 pub mod calibrate;
 pub mod check_fixture;
+pub mod cpu_info;
 pub mod data_args;
 pub mod detect;
 pub mod eval;

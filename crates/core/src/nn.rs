@@ -2,7 +2,7 @@
 //! every parameter public and named after the checkpoint, so one loader fills them with checked shapes.
 
 use burn::module::{Module, Param};
-use burn::tensor::{backend::Backend, Distribution, Tensor};
+use burn::tensor::{backend::Backend, Distribution, Tensor, TensorPrimitive};
 
 /// `y = x·W + b`, W stored `[in, out]` (PyTorch stores `[out, in]`; the loader transposes).
 #[derive(Module, Debug)]
@@ -44,10 +44,15 @@ impl<B: Backend> LayerNorm<B> {
         }
     }
 
+    /// Through the backend's fused `layer_norm` (one pass per row on the CPU, in parallel, instead
+    /// of six whole-tensor ops): `(x − mean) / √(var + eps) · weight + bias`, biased variance.
     pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        let (var, mean) = x.clone().var_mean_bias(D - 1);
-        let x = (x - mean) / (var + LAYER_NORM_EPS).sqrt();
-        x * self.weight.val().unsqueeze() + self.bias.val().unsqueeze()
+        Tensor::from_primitive(TensorPrimitive::Float(B::layer_norm(
+            x.into_primitive().tensor(),
+            self.weight.val().into_primitive().tensor(),
+            Some(self.bias.val().into_primitive().tensor()),
+            LAYER_NORM_EPS,
+        )))
     }
 }
 

@@ -57,6 +57,11 @@ impl ActivationOps<Flex> for Flex {
     }
 
     fn gelu(tensor: FloatTensor<Flex>) -> FloatTensor<Flex> {
+        // acd-clip patch: f32 through a vectorisable erf (simd/gelu.rs) instead of libm's scalar erff.
+        if tensor.dtype() == DType::F32 {
+            use crate::simd::gelu::{gelu, gelu_in_place};
+            return crate::ops::unary::unary_slice_op_f32(tensor, gelu_in_place, gelu);
+        }
         // 0.5 * x * (1 + erf(x / sqrt(2)))
         use crate::ops::unary::{erf_f32, erf_f64};
         let sqrt2_f32: f32 = core::f32::consts::SQRT_2;
@@ -958,46 +963,39 @@ fn layer_norm_row_f32_simd<S: macerator::Simd>(
     let len = input.len();
     let simd_len = len / lanes * lanes;
 
-    // Pass 1: compute sum and sum-of-squares in one sweep, then derive
-    // mean and variance. Two independent SIMD accumulators (sum, sumsq)
-    // expose ILP to the two FMA ports.
-    let (sum, sumsq) = if simd_len >= lanes {
-        let mut acc_sum = 0.0f32.splat::<S>();
-        let mut acc_sumsq = 0.0f32.splat::<S>();
-        let mut i = 0;
-        while i < simd_len {
-            unsafe {
-                let v = vload_unaligned::<S, _>(input.as_ptr().add(i));
-                acc_sum += v;
-                // acc_sumsq += v * v; Vector::mul_add(self, a, b) = self*a + b,
-                // so v.mul_add(v, acc_sumsq) = v*v + acc_sumsq.
-                acc_sumsq = v.mul_add(v, acc_sumsq);
-            }
-            i += lanes;
-        }
-        let mut s = acc_sum.reduce_add();
-        let mut sq = acc_sumsq.reduce_add();
-        for &x in &input[simd_len..] {
-            s += x;
-            sq += x * x;
-        }
-        (s, sq)
-    } else {
-        let mut s = 0.0f32;
-        let mut sq = 0.0f32;
-        for &x in input {
-            s += x;
-            sq += x * x;
-        }
-        (s, sq)
-    };
-
+    // acd-clip patch: the mean first, then the mean of squared deviations from it (two sweeps
+    // over a row that sits in L1). Upstream's one-sweep `E[x²] − E[x]²` cancels catastrophically
+    // when |mean| is large against the spread, as in residual streams with outlier channels; this
+    // is what burn's generic `layer_norm` and PyTorch compute.
     let n = len as f32;
+    let mut acc = 0.0f32.splat::<S>();
+    let mut i = 0;
+    while i < simd_len {
+        unsafe {
+            acc += vload_unaligned::<S, _>(input.as_ptr().add(i));
+        }
+        i += lanes;
+    }
+    let mut sum = acc.reduce_add();
+    for &x in &input[simd_len..] {
+        sum += x;
+    }
     let mean = sum / n;
-    // Biased variance: E[x^2] - E[x]^2. Matches burn::nn::LayerNorm which
-    // uses var_mean_bias (the biased estimator) rather than Bessel's
-    // correction.
-    let var = (sumsq / n) - mean * mean;
+    let mean_splat = mean.splat::<S>();
+    let mut acc = 0.0f32.splat::<S>();
+    let mut i = 0;
+    while i < simd_len {
+        unsafe {
+            let c = vload_unaligned::<S, _>(input.as_ptr().add(i)) - mean_splat;
+            acc = c.mul_add(c, acc);
+        }
+        i += lanes;
+    }
+    let mut squares = acc.reduce_add();
+    for &x in &input[simd_len..] {
+        squares += (x - mean) * (x - mean);
+    }
+    let var = squares / n;
     let inv_std = 1.0f32 / (var + epsilon).sqrt();
 
     // Pass 2: normalize and affine transform.

@@ -43,6 +43,30 @@ pub(crate) fn cast_from_f32<E: Element + Pod + Copy>(
 }
 
 impl ModuleOps<Flex> for Flex {
+    /// acd-clip patch: f32 linear layers as one gemm with the bias as its starting value
+    /// (`matmul::linear_f32`); everything else as Burn's default, matmul then add.
+    fn linear(
+        x: FloatTensor<Flex>,
+        weight: FloatTensor<Flex>,
+        bias: Option<FloatTensor<Flex>>,
+    ) -> FloatTensor<Flex> {
+        if let Some(out) = crate::ops::matmul::linear_f32(&x, &weight, bias.as_ref()) {
+            return out;
+        }
+        let rank = x.shape().num_dims();
+        let leading = |t: FlexTensor| {
+            let shape = t.shape();
+            let mut dims = alloc::vec![1usize; rank.saturating_sub(shape.num_dims())];
+            dims.extend(shape.iter().copied());
+            Flex::float_reshape(t, Shape::from(dims))
+        };
+        let out = Flex::float_matmul(x, leading(weight));
+        match bias {
+            Some(b) => Flex::float_add(out, leading(b)),
+            None => out,
+        }
+    }
+
     fn conv1d(
         x: FloatTensor<Flex>,
         weight: FloatTensor<Flex>,

@@ -76,6 +76,33 @@ const PARALLEL_UNARY_MIN: usize = 1 << 16;
 #[cfg(feature = "rayon")]
 const PARALLEL_UNARY_CHUNK: usize = 1 << 14;
 
+/// An f32 unary op given as a slice kernel (acd-clip patch): a unique contiguous tensor is
+/// rewritten in place by `slice_op` (in pieces on rayon when large), anything else goes through
+/// the element-wise path with `op`, which must compute the same function.
+pub fn unary_slice_op_f32(
+    mut tensor: FlexTensor,
+    slice_op: fn(&mut [f32]),
+    op: fn(f32) -> f32,
+) -> FlexTensor {
+    debug_assert_eq!(tensor.dtype(), DType::F32);
+    let n = tensor.layout().num_elements();
+    if tensor.is_unique() && tensor.layout().is_contiguous() && tensor.layout().start_offset() == 0
+    {
+        let storage: &mut [f32] = tensor.storage_mut();
+        #[cfg(feature = "rayon")]
+        if n >= PARALLEL_UNARY_MIN {
+            use rayon::prelude::*;
+            storage[..n]
+                .par_chunks_mut(PARALLEL_UNARY_CHUNK)
+                .for_each(slice_op);
+            return tensor;
+        }
+        slice_op(&mut storage[..n]);
+        return tensor;
+    }
+    unary_op_typed(tensor, op)
+}
+
 /// Generic unary operation for any element type.
 fn unary_op_typed<E, Op>(mut tensor: FlexTensor, op: Op) -> FlexTensor
 where

@@ -16,6 +16,9 @@ pub mod kernels;
 // Vectorised exp for the softmax (acd-clip patch)
 pub mod exp;
 
+// Vectorisable erf for GELU (acd-clip patch)
+pub mod gelu;
+
 // SIMD-aligned memory allocation
 #[cfg(feature = "simd")]
 pub mod aligned;
