@@ -68,7 +68,7 @@ fn export(precision: Precision, with_text: bool) -> (Manifest, HashMap<String, V
         max_shard_bytes: 1 << 20, // small shards so that sharding is exercised
         training_free: false,
     };
-    let (manifest, files) = export_bundle(&model, &cfg, &cats, &options);
+    let (manifest, files) = export_bundle(&model, &cfg, &cats, &options).unwrap();
     // The manifest survives its JSON form.
     let manifest = parse_manifest(&serde_json::to_string(&manifest).unwrap()).unwrap();
     (manifest, files.into_iter().collect())
@@ -267,7 +267,7 @@ fn a_training_free_bundle_equals_the_direct_training_free_detector() {
         max_shard_bytes: 1 << 20,
         training_free: true,
     };
-    let (manifest, bundle_files) = export_bundle(&model, &cfg, &cats, &options);
+    let (manifest, bundle_files) = export_bundle(&model, &cfg, &cats, &options).unwrap();
     let json = serde_json::to_string(&manifest).unwrap();
     let manifest = parse_manifest(&json).unwrap();
     assert!(manifest.training_free);

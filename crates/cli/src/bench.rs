@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use acd_core::config::{presets, AcdClipConfig, Activation, AdapterConfig, Domain};
 use acd_core::fusion_gateway::MapOperators;
-use acd_core::model::AcdClip;
+use acd_core::model::{AcdClip, PredictOptions};
 use acd_core::nn::l2_normalize;
 use acd_core::trace::Trace;
 use burn::tensor::backend::Backend;
@@ -147,7 +147,14 @@ fn run_with<B: Backend>(args: &Args, device: B::Device) -> anyhow::Result<ExitCo
             let _ = last.clone().into_data();
         }
         let vision_ms = t.elapsed().as_secs_f64() * 1e3;
-        let p = model.predict(&cfg, &f, text.clone(), &ops, true, false, &mut Trace::off());
+        let p = model.predict(
+            &cfg,
+            &f,
+            text.clone(),
+            &ops,
+            PredictOptions::INFERENCE,
+            &mut Trace::off(),
+        );
         let _ = p.score.into_data(); // wait for the device
         let _ = p.map.into_data();
         (t.elapsed().as_secs_f64() * 1e3, vision_ms)

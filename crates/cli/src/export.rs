@@ -314,5 +314,5 @@ fn build_bundle(
         max_shard_bytes: args.max_shard_mib.max(1) << 20,
         training_free,
     };
-    Ok(export_bundle(&model, &cfg, &cats, &options))
+    Ok(export_bundle(&model, &cfg, &cats, &options)?)
 }

@@ -336,14 +336,4 @@ pub mod presets {
             map_size: image_size,
         }
     }
-
-    /// The paper's model: ViT-L/14-336 at 518 px, erf GELU, N = 4, industrial domain.
-    pub fn acd_clip_paper() -> AcdClipConfig {
-        AcdClipConfig {
-            clip: vit_l_14_336(518, Activation::Gelu),
-            adapter: AdapterConfig::default(),
-            domain: Domain::Industrial,
-            map_size: 518,
-        }
-    }
 }

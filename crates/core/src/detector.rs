@@ -10,7 +10,7 @@ use crate::clip::tokenizer::{ClipTokenizer, CONTEXT_LENGTH};
 use crate::config::AcdClipConfig;
 use crate::error::Error;
 use crate::fusion_gateway::MapOperators;
-use crate::model::{AcdClip, TokenBatch};
+use crate::model::{AcdClip, PredictOptions, TokenBatch};
 use crate::preprocess::{decode_image, normalize, resize_rgb, DecodeLimits, RgbImage};
 use crate::prompts::{sentences, Category};
 use crate::reference::memory::{ImageFeatures, ReferenceError};
@@ -480,8 +480,7 @@ impl<B: Backend> Detector<B> {
             &features,
             text,
             &self.ops,
-            true,
-            false,
+            PredictOptions::INFERENCE,
             &mut Trace::off(),
         );
         let flat = |t: Tensor<B, 3>| {
@@ -543,24 +542,38 @@ impl<B: Backend> Detector<B> {
         )
     }
 
-    /// Splits the packed values (see `run`) into a `Detection`.
+    /// Splits the packed values (see `run`) into a `Detection`. A read-back of the wrong length
+    /// is the backend's failure, reported as such rather than as NaN scores or short maps.
     fn unpack(
         &self,
         values: Vec<f32>,
         category: &str,
         mut timings: Timings,
         t_read: f64,
-    ) -> Detection {
+    ) -> Result<Detection, Error> {
         let n = self.config.adapter.n_groups;
         let (m, g) = (self.config.map_size, self.ops.grid);
+        let has_reference = self.reference(category).is_some();
+        let groups = if self.training_free {
+            g * g
+        } else {
+            n * 2 * n + n * g * g
+        };
+        let expected = 2 + m * m + groups + if has_reference { 1 + g * g } else { 0 };
+        if values.len() != expected {
+            return Err(Error::Backend(format!(
+                "the model's output read back as {} values, expected {expected}",
+                values.len()
+            )));
+        }
         let mut rest = values.as_slice();
         let mut take = |k: usize| {
-            let (head, tail) = rest.split_at(k.min(rest.len()));
+            let (head, tail) = rest.split_at(k);
             rest = tail;
             head.to_vec()
         };
-        let score = take(1).first().copied().unwrap_or(f32::NAN);
-        let p_cls = take(1).first().copied().unwrap_or(f32::NAN);
+        let score = take(1)[0];
+        let p_cls = take(1)[0];
         let map = take(m * m);
         // Training-free: no gate, one "group" map (the patch-level probabilities).
         let (gate_weights, group_maps) = if self.training_free {
@@ -573,14 +586,14 @@ impl<B: Backend> Detector<B> {
         };
         let reference = self.reference(category).map(|r| r.info.clone());
         let (domain, reference_map) = if reference.is_some() {
-            let far = take(1).first().copied().unwrap_or(f32::NAN);
+            let far = take(1)[0];
             (Some(DomainCheck::new(far)), take(g * g))
         } else {
             (None, Vec::new())
         };
         // The forward pass runs lazily on some backends: the read-back wait belongs to it.
         timings.forward_ms += (self.clock)() - t_read;
-        Detection {
+        Ok(Detection {
             score,
             p_cls,
             image_map: Vec::new(),
@@ -596,7 +609,7 @@ impl<B: Backend> Detector<B> {
             domain,
             reference_map,
             timings,
-        }
+        })
     }
 
     /// Runs the model on a normalised `[3, S, S]` input.
@@ -608,7 +621,7 @@ impl<B: Backend> Detector<B> {
             .convert::<f32>()
             .to_vec::<f32>()
             .map_err(|e| Error::Backend(format!("{e:?}")))?;
-        Ok(self.unpack(values, category, timings, t))
+        self.unpack(values, category, timings, t)
     }
 
     /// `detect` for backends that can only read results asynchronously (WebGPU in the browser).
@@ -631,7 +644,7 @@ impl<B: Backend> Detector<B> {
             .convert::<f32>()
             .to_vec::<f32>()
             .map_err(|e| Error::Backend(format!("{e:?}")))?;
-        let mut det = self.unpack(values, category, timings, t);
+        let mut det = self.unpack(values, category, timings, t)?;
         det.timings.decode_ms = decode_ms;
         let t2 = (self.clock)();
         attach_image_map(&mut det, &image);

@@ -15,7 +15,7 @@ use crate::config::{
 };
 use crate::error::Error;
 use crate::fusion_gateway::{gaussian_kernel, MapOperators};
-use crate::model::{AcdClip, TokenBatch};
+use crate::model::{AcdClip, PredictOptions, TokenBatch};
 use crate::preprocess::{decode_image, normalize, resize_rgb, DecodeLimits, RgbImage};
 use crate::prompts::{sentences, Category};
 use crate::trace::Trace;
@@ -673,7 +673,14 @@ pub fn check<B: Backend>(
         let mut trace = Trace::on();
         let features = model.forward_vision(cfg, x(), &mut trace);
         let text_emb = || emb.clone();
-        let pred = model.predict(cfg, &features, text_emb(), &ops, true, true, &mut trace);
+        let pred = model.predict(
+            cfg,
+            &features,
+            text_emb(),
+            &ops,
+            PredictOptions::OFFICIAL,
+            &mut trace,
+        );
         let handled_prefixes = ["vision.", "seg.", "det.", "gate.", "fusion.", "output."];
         for name in io
             .floats
@@ -692,8 +699,7 @@ pub fn check<B: Backend>(
             &features,
             text_emb(),
             &ops,
-            true,
-            false,
+            PredictOptions::INFERENCE,
             &mut Trace::off(),
         );
         for (name, t) in [
@@ -717,8 +723,7 @@ pub fn check<B: Backend>(
                 &features,
                 text_emb(),
                 &ops,
-                true,
-                false,
+                PredictOptions::INFERENCE,
                 &mut Trace::off(),
             );
             if let Some(reference) = io.floats.get("output.image_score_final") {

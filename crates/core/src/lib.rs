@@ -24,4 +24,4 @@ pub mod weights;
 pub use config::{AcdClipConfig, Activation, AdapterConfig, ClipConfig, Domain};
 pub use detector::{Detection, Detector};
 pub use error::Error;
-pub use model::AcdClip;
+pub use model::{AcdClip, PredictOptions};

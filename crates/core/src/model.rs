@@ -75,6 +75,35 @@ pub struct VisionFeatures<B: Backend> {
     pub tokens: Vec<Tensor<B, 3>>,
 }
 
+/// How `predict` makes the anomaly map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PredictOptions {
+    /// Blur the map as at test time (the official `test_mode`); training's loss sees it unblurred.
+    pub blur: bool,
+    /// The official order (per group blur → upsample → mean → softmax) instead of one difference
+    /// map of all groups, blurred and upsampled once; equal up to float rounding (docs/parity.md §5),
+    /// the single map is cheaper.
+    pub official_order: bool,
+}
+
+impl PredictOptions {
+    /// Inference: blurred, one difference map.
+    pub const INFERENCE: Self = Self {
+        blur: true,
+        official_order: false,
+    };
+    /// Training: unblurred, one difference map.
+    pub const TRAINING: Self = Self {
+        blur: false,
+        official_order: false,
+    };
+    /// The official code's computation, step for step (the fixture comparison).
+    pub const OFFICIAL: Self = Self {
+        blur: true,
+        official_order: true,
+    };
+}
+
 /// What one forward pass produces.
 pub struct Prediction<B: Backend> {
     /// Abnormal probability `[B, S_map, S_map]`.
@@ -209,19 +238,21 @@ impl<B: Backend> AcdClip<B> {
         VisionFeatures { seg, det, tokens }
     }
 
-    /// Gateway, maps and scores. `text`: the class embedding `[N, D_text, 2]`.
-    /// `exact_reference`: run the official order (per group blur → upsample → mean → softmax) instead
-    /// of the single difference map of spec §4.3; both are equal up to float rounding.
+    /// Gateway, maps and scores. `text`: the class embedding `[N, D_text, 2]`; `options`: blur or
+    /// not, and which of the two equal map computations (`PredictOptions`).
     pub fn predict(
         &self,
         cfg: &AcdClipConfig,
         features: &VisionFeatures<B>,
         text: Tensor<B, 3>,
         ops: &MapOperators,
-        test_mode: bool,
-        exact_reference: bool,
+        options: PredictOptions,
         trace: &mut Trace,
     ) -> Prediction<B> {
+        let PredictOptions {
+            blur: test_mode,
+            official_order: exact_reference,
+        } = options;
         let ad = &self.image_adapter;
         let n = features.seg.len();
         let grid = ops.grid;

@@ -9,7 +9,7 @@ use acd_core::config::{
 };
 use acd_core::detector::prompt_tokens;
 use acd_core::fusion_gateway::MapOperators;
-use acd_core::model::AcdClip;
+use acd_core::model::{AcdClip, PredictOptions};
 use acd_core::trace::Trace;
 use burn::tensor::{Distribution, Tensor};
 
@@ -78,8 +78,7 @@ fn check(cfg: &AcdClipConfig) {
         &features,
         text.clone(),
         &ops,
-        true,
-        true,
+        PredictOptions::OFFICIAL,
         &mut Trace::off(),
     );
     // One difference map on the same features.
@@ -88,8 +87,7 @@ fn check(cfg: &AcdClipConfig) {
         &features,
         text.clone(),
         &ops,
-        true,
-        false,
+        PredictOptions::INFERENCE,
         &mut Trace::off(),
     );
     assert!(
@@ -108,7 +106,14 @@ fn check(cfg: &AcdClipConfig) {
             max_abs_diff(a, b)
         );
     }
-    let fast = folded.predict(cfg, &ff, text, &ops, true, false, &mut Trace::off());
+    let fast = folded.predict(
+        cfg,
+        &ff,
+        text,
+        &ops,
+        PredictOptions::INFERENCE,
+        &mut Trace::off(),
+    );
     assert!(
         max_abs_diff(&reference.map, &fast.map) < 1e-5,
         "map: {}",

@@ -61,15 +61,6 @@ impl Rng {
         Rng::new(mix_seed(seed, index))
     }
 
-    /// A child stream from this generator's current state and `index`, without advancing it.
-    pub fn fork(&self, index: u64) -> Self {
-        let base = self.s[0]
-            ^ self.s[1].rotate_left(13)
-            ^ self.s[2].rotate_left(29)
-            ^ self.s[3].rotate_left(43);
-        Rng::derive(base, index)
-    }
-
     /// Next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);

@@ -24,7 +24,9 @@ pub fn save_checkpoint<B: Backend>(
     model: &AcdClip<B>,
     meta: &CheckpointMeta,
 ) -> Result<(), TrainError> {
-    let bytes = write_checkpoint(&checkpoint_store(model, meta.with_backbone), meta);
+    let store = checkpoint_store(model, meta.with_backbone)
+        .map_err(|e| TrainError::Model(e.to_string()))?;
+    let bytes = write_checkpoint(&store, meta);
     let tmp = path.with_extension("safetensors.partial");
     std::fs::write(&tmp, &bytes)
         .and_then(|_| std::fs::rename(&tmp, path))

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use acd_core::clip::tokenizer::ClipTokenizer;
 use acd_core::detector::prompt_tokens;
 use acd_core::fusion_gateway::MapOperators;
-use acd_core::model::{TokenBatch, VisionFeatures};
+use acd_core::model::{PredictOptions, TokenBatch, VisionFeatures};
 use acd_core::trace::Trace;
 use acd_core::{AcdClip, AcdClipConfig};
 use burn::module::{Module, Param, ParamId};
@@ -208,8 +208,7 @@ impl<B: AutodiffBackend> Trainer<B> {
                 &feats,
                 text,
                 &self.ops,
-                false,
-                false,
+                PredictOptions::TRAINING,
                 &mut Trace::off(),
             );
             let l = acd_clip_loss(pred.map, mask, pred.p_cls, label);

@@ -58,7 +58,7 @@ fn checkpoints_round_trip_with_and_without_backbone() {
         .expect("needs CLIP");
     assert!(err.to_string().contains("CLIP"), "{err}");
     let mut clip = TensorStore::default();
-    for (k, v) in checkpoint_store(&model, true).iter() {
+    for (k, v) in checkpoint_store(&model, true).unwrap().iter() {
         if !k.starts_with("image_adapter.") && !k.starts_with("text_adapter.") {
             clip.insert(k.clone(), v.clone());
         }

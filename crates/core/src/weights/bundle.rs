@@ -240,12 +240,12 @@ pub fn export_bundle<B: Backend>(
     config: &AcdClipConfig,
     categories: &[(CategoryEntry, Tensor<B, 3>)],
     options: &ExportOptions,
-) -> (Manifest, Vec<(String, Vec<u8>)>) {
+) -> Result<(Manifest, Vec<(String, Vec<u8>)>), crate::Error> {
     let with_text = options.with_text_tower && model.text.is_some();
     let store = if options.training_free {
-        super::save::clip_store(model, with_text)
+        super::save::clip_store(model, with_text)?
     } else {
-        super::save::store_from_model(model, with_text)
+        super::save::store_from_model(model, with_text)?
     };
     let mut files = Vec::new();
     let (mut shard, mut scales, mut shard_bytes) = (Vec::new(), Vec::new(), 0usize);
@@ -272,21 +272,20 @@ pub fn export_bundle<B: Backend>(
     let text_entries: Vec<_> = categories
         .iter()
         .map(|(c, t)| {
-            let r = RawTensor::new(
-                t.dims().to_vec(),
-                t.to_data()
-                    .convert::<f32>()
-                    .to_vec::<f32>()
-                    .unwrap_or_default(),
-            );
-            (
+            let r = super::save::raw(t.clone()).map_err(|e| {
+                crate::Error::Backend(format!(
+                    "reading the text embedding of {:?} back for saving: {e}",
+                    c.key
+                ))
+            })?;
+            Ok((
                 format!("{CATEGORY_PREFIX}{}", c.key),
                 Dtype::F32,
                 r.shape,
                 r.data.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            )
+            ))
         })
-        .collect();
+        .collect::<Result<_, crate::Error>>()?;
     files.push((TEXT_FILE.to_string(), serialize(&text_entries)));
     let manifest = Manifest {
         format: BUNDLE_FORMAT.into(),
@@ -307,7 +306,7 @@ pub fn export_bundle<B: Backend>(
         training_free: options.training_free,
         files: files.iter().map(|(n, b)| file_entry(n, b)).collect(),
     };
-    (manifest, files)
+    Ok((manifest, files))
 }
 
 pub fn parse_manifest(json: &str) -> Result<Manifest, BundleError> {

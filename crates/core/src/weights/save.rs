@@ -14,30 +14,67 @@ use crate::clip::text::TextTower;
 use crate::clip::vision::VisionTower;
 use crate::model::{AcdClip, ImageAdapter, TextAdapter};
 use crate::nn::{LayerNorm, Linear};
+use crate::Error;
 
-fn raw<B: Backend, const D: usize>(t: Tensor<B, D>) -> RawTensor {
-    RawTensor::new(
-        t.dims().to_vec(),
-        t.into_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .unwrap_or_default(),
-    )
+/// A parameter's values as f32, or the backend's reason it could not read them back.
+pub(crate) fn raw<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<RawTensor, String> {
+    let dims = t.dims().to_vec();
+    let data = t
+        .into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .map_err(|e| format!("{e:?}"))?;
+    Ok(RawTensor::new(dims, data))
 }
 
+/// Writes parameters under checkpoint names; the first tensor that cannot be read back is kept as
+/// the error (so a failed read never becomes an empty tensor in a written file).
 struct Writer<'a> {
     store: &'a mut TensorStore,
+    failed: Option<Error>,
 }
 
-impl Writer<'_> {
+impl<'a> Writer<'a> {
+    fn new(store: &'a mut TensorStore) -> Self {
+        Self {
+            store,
+            failed: None,
+        }
+    }
+
+    /// Inserts `name`, transposed for a Linear weight (`[in, out]` → PyTorch's `[out, in]`).
+    fn insert<B: Backend, const D: usize>(
+        &mut self,
+        name: String,
+        t: Tensor<B, D>,
+        transposed: bool,
+    ) {
+        let value = raw(t).and_then(|r| {
+            if transposed {
+                transpose(&r).ok_or_else(|| "not a matrix".to_string())
+            } else {
+                Ok(r)
+            }
+        });
+        match value {
+            Ok(r) => self.store.insert(name, r),
+            Err(e) => {
+                self.failed.get_or_insert(Error::Backend(format!(
+                    "reading parameter {name} back for saving: {e}"
+                )));
+            }
+        }
+    }
+
+    fn finish(self) -> Result<(), Error> {
+        self.failed.map_or(Ok(()), Err)
+    }
+
     fn put<B: Backend, const D: usize>(&mut self, name: &str, p: &Param<Tensor<B, D>>) {
-        self.store.insert(name, raw(p.val()));
+        self.insert(name.to_string(), p.val(), false);
     }
     fn linear<B: Backend>(&mut self, prefix: &str, l: &Linear<B>) {
-        self.store.insert(
-            format!("{prefix}.weight"),
-            transpose(&raw(l.weight.val())).expect("2-D"),
-        );
+        self.insert(format!("{prefix}.weight"), l.weight.val(), true);
         if let Some(b) = &l.bias {
             self.put(&format!("{prefix}.bias"), b);
         }
@@ -69,9 +106,12 @@ impl Writer<'_> {
 
 /// Everything inference needs: vision tower, folded image adapters and heads; with `with_text`, the
 /// text tower and text adapters too (to embed new categories). The model is folded if it is not.
-pub fn store_from_model<B: Backend>(model: &AcdClip<B>, with_text: bool) -> TensorStore {
+pub fn store_from_model<B: Backend>(
+    model: &AcdClip<B>,
+    with_text: bool,
+) -> Result<TensorStore, Error> {
     let mut store = TensorStore::default();
-    let mut w = Writer { store: &mut store };
+    let mut w = Writer::new(&mut store);
     w.vision(&model.vision, false);
     let ad = &model.image_adapter;
     let folded: Vec<_> = if ad.folded.is_empty() {
@@ -87,29 +127,34 @@ pub fn store_from_model<B: Backend>(model: &AcdClip<B>, with_text: bool) -> Tens
             w.text_adapter(ta);
         }
     }
-    store
+    w.finish()?;
+    Ok(store)
 }
 
 /// CLIP alone with its projection heads (a training-free bundle): no adapters.
-pub fn clip_store<B: Backend>(model: &AcdClip<B>, with_text: bool) -> TensorStore {
+pub fn clip_store<B: Backend>(model: &AcdClip<B>, with_text: bool) -> Result<TensorStore, Error> {
     let mut store = TensorStore::default();
-    let mut w = Writer { store: &mut store };
+    let mut w = Writer::new(&mut store);
     w.vision(&model.vision, true);
     if with_text {
         if let Some(t) = &model.text {
             w.text_tower(t, true);
         }
     }
-    store
+    w.finish()?;
+    Ok(store)
 }
 
 /// A training checkpoint: the adapters in the official trainable layout (the keys of
 /// `adapter_<epoch>.pth`: `image_adapter.lora_adapters.*`, `fusion_conv`, …) and, with
 /// `with_backbone`, both CLIP towers in open_clip names (for backbones trained by `acd train
 /// --train-backbone`). Loads through `load_acd_clip` like any official checkpoint.
-pub fn checkpoint_store<B: Backend>(model: &AcdClip<B>, with_backbone: bool) -> TensorStore {
+pub fn checkpoint_store<B: Backend>(
+    model: &AcdClip<B>,
+    with_backbone: bool,
+) -> Result<TensorStore, Error> {
     let mut store = TensorStore::default();
-    let mut w = Writer { store: &mut store };
+    let mut w = Writer::new(&mut store);
     let ad = &model.image_adapter;
     if ad.lora_adapters.is_empty() {
         w.folded_adapters(&ad.folded);
@@ -124,11 +169,11 @@ pub fn checkpoint_store<B: Backend>(model: &AcdClip<B>, with_backbone: bool) -> 
             w.put(&format!("{bp}.conv_lora_B.weight"), &b.conv_lora_b);
         }
         // Stored as the matrix `[n·D, D]`; PyTorch's conv weight is `[D, n·D, 1, 1]`.
-        let fuse = transpose(&raw(a.fusion.val())).expect("2-D");
-        let shape = vec![fuse.shape[0], fuse.shape[1], 1, 1];
-        w.store.insert(
+        let [rows, cols] = a.fusion.val().dims();
+        w.insert(
             format!("{p}.fusion_conv.weight"),
-            RawTensor::new(shape, fuse.data),
+            a.fusion.val().transpose().reshape([cols, rows, 1, 1]),
+            false,
         );
     }
     w.image_heads(ad);
@@ -141,7 +186,8 @@ pub fn checkpoint_store<B: Backend>(model: &AcdClip<B>, with_backbone: bool) -> 
             w.text_tower(t, true);
         }
     }
-    store
+    w.finish()?;
+    Ok(store)
 }
 
 impl Writer<'_> {
@@ -175,14 +221,8 @@ impl Writer<'_> {
     fn folded_adapters<B: Backend>(&mut self, folded: &[FoldedConvLora<B>]) {
         for (i, f) in folded.iter().enumerate() {
             let p = format!("image_adapter.folded.{i}");
-            self.store.insert(
-                format!("{p}.down.weight"),
-                transpose(&raw(f.down.val())).expect("2-D"),
-            );
-            self.store.insert(
-                format!("{p}.up.weight"),
-                transpose(&raw(f.up.val())).expect("2-D"),
-            );
+            self.insert(format!("{p}.down.weight"), f.down.val(), true);
+            self.insert(format!("{p}.up.weight"), f.up.val(), true);
             for (k, pair) in f.convs.iter().enumerate() {
                 self.put(&format!("{p}.convs.{k}.conv_a"), &pair.conv_a);
                 self.put(&format!("{p}.convs.{k}.conv_b"), &pair.conv_b);

@@ -164,13 +164,6 @@ impl TensorStore {
         self.tensors.extend(other.tensors);
     }
 
-    /// Adds every tensor of `other` under `prefix.` (for checkpoints saved without it).
-    pub fn extend_prefixed(&mut self, other: TensorStore, prefix: &str) {
-        for (k, v) in other.tensors {
-            self.tensors.insert(format!("{prefix}.{k}"), v);
-        }
-    }
-
     pub fn insert(&mut self, name: impl Into<String>, t: RawTensor) {
         self.tensors.insert(name.into(), t);
     }
