@@ -553,13 +553,13 @@ impl<B: Backend> Detector<B> {
     ) -> Result<Detection, Error> {
         let n = self.config.adapter.n_groups;
         let (m, g) = (self.config.map_size, self.ops.grid);
-        let has_reference = self.reference(category).is_some();
+        let reference = self.reference(category).map(|r| r.info.clone());
         let groups = if self.training_free {
             g * g
         } else {
             n * 2 * n + n * g * g
         };
-        let expected = 2 + m * m + groups + if has_reference { 1 + g * g } else { 0 };
+        let expected = 2 + m * m + groups + if reference.is_some() { 1 + g * g } else { 0 };
         if values.len() != expected {
             return Err(Error::Backend(format!(
                 "the model's output read back as {} values, expected {expected}",
@@ -584,7 +584,6 @@ impl<B: Backend> Detector<B> {
                 (0..n).map(|_| take(g * g)).collect(),
             )
         };
-        let reference = self.reference(category).map(|r| r.info.clone());
         let (domain, reference_map) = if reference.is_some() {
             let far = take(1)[0];
             (Some(DomainCheck::new(far)), take(g * g))

@@ -1160,17 +1160,12 @@ pub fn linear_f32(
         Some(b) => Some(b.to_contiguous()),
         None => None,
     };
-    let rows = checked_size(x_shape[..rank - 1].iter().product::<usize>(), 1);
+    let rows: usize = x_shape[..rank - 1].iter().product();
+    let size = checked_size(rows, n);
     let mut out: Vec<f32> = match &bias {
-        Some(b) => {
-            let row: &[f32] = &b.storage::<f32>()[b.layout().start_offset()..][..n];
-            let mut out = vec![0.0f32; checked_size(rows, n)];
-            if n > 0 {
-                out.chunks_exact_mut(n).for_each(|r| r.copy_from_slice(row));
-            }
-            out
-        }
-        None => vec![0.0f32; checked_size(rows, n)],
+        // one write pass: the bias row repeated
+        Some(b) => b.storage::<f32>()[b.layout().start_offset()..][..n].repeat(rows),
+        None => vec![0.0f32; size],
     };
     if rows > 0 && n > 0 && k > 0 {
         let x_data: &[f32] = x.storage();
