@@ -35,6 +35,33 @@ export function readLog(path: string): LogEntry[] {
     .map((l) => JSON.parse(l) as LogEntry);
 }
 
+/** Chromium occasionally dies while starting up on a loaded CI machine ("Target page, context or browser has
+ * been closed" before any page exists). That says nothing about the page under test, so a failed launch is
+ * retried with a fresh profile, twice at most, and the retry is logged; failures after launch are not retried. */
+async function launchWithRetry(opts: {
+  webgpu: boolean;
+  viewport?: { width: number; height: number };
+}): Promise<{ ctx: BrowserContext; dir: string }> {
+  const attempts = 3;
+  for (let attempt = 1; ; attempt++) {
+    const dir = mkdtempSync(join(tmpdir(), "acd-pw-"));
+    try {
+      const ctx = await chromium.launchPersistentContext(dir, {
+        headless: true,
+        executablePath: CHROMIUM,
+        args: [...CHROMIUM_ARGS, ...(opts.webgpu ? ["--enable-unsafe-webgpu"] : [])],
+        viewport: opts.viewport ?? { width: 1280, height: 900 },
+        serviceWorkers: "allow",
+      });
+      return { ctx, dir };
+    } catch (e) {
+      rmSync(dir, { recursive: true, force: true });
+      if (attempt >= attempts) throw e;
+      console.warn(`chromium failed to start (attempt ${attempt} of ${attempts}), retrying: ${String(e).split("\n")[0]}`);
+    }
+  }
+}
+
 export class Session {
   /** every request the browser made (page, workers, service worker), in order */
   readonly requests: string[] = [];
@@ -50,14 +77,7 @@ export class Session {
   }
 
   static async open(opts: { webgpu: boolean; viewport?: { width: number; height: number } }): Promise<Session> {
-    const dir = mkdtempSync(join(tmpdir(), "acd-pw-"));
-    const ctx = await chromium.launchPersistentContext(dir, {
-      headless: true,
-      executablePath: CHROMIUM,
-      args: [...CHROMIUM_ARGS, ...(opts.webgpu ? ["--enable-unsafe-webgpu"] : [])],
-      viewport: opts.viewport ?? { width: 1280, height: 900 },
-      serviceWorkers: "allow",
-    });
+    const { ctx, dir } = await launchWithRetry(opts);
     const page = ctx.pages()[0] ?? (await ctx.newPage());
     const s = new Session(ctx, page, dir);
     ctx.on("request", (r) => s.requests.push(r.url()));
