@@ -151,8 +151,8 @@ pub fn cross_backend(ours: &DetectorOutput, reference: &DetectorOutput) -> [f64;
     d
 }
 
-/// Cross-backend tolerances (DESIGN §3.1 applied to quantities bounded by 1: probabilities and a
-/// unit-norm embedding): 1e-4 absolute.
+/// Cross-backend tolerances (docs/architecture.md §3.1 applied to quantities bounded by 1:
+/// probabilities and a unit-norm embedding): 1e-4 absolute.
 pub const CROSS_BACKEND_TOLERANCE: f64 = 1e-4;
 
 /// Backend `B` against the CPU reference on the detector path; panics when a difference exceeds

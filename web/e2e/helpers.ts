@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import type { ReadyMsg } from "../src/protocol";
 
-/** Flags from shared/reference/toolchain.md §4 (no network side traffic; WebGPU on SwiftShader). */
+/** Flags: see docs/architecture.md §6.4 (no network side traffic; WebGPU on SwiftShader). */
 export const CHROMIUM_ARGS = [
   "--no-sandbox",
   "--disable-quic",

@@ -1,5 +1,5 @@
-//! `acd eval`: the paper's protocol (spec §6) plus AUPRO and F1-max, on a dataset or on the
-//! project's procedural textures. Prints the Markdown table; writes Markdown, JSON, CSV and a
+//! `acd eval`: the paper's protocol (docs/model.md §6) plus AUPRO and F1-max, on a dataset or on
+//! the project's procedural textures. Prints the Markdown table; writes Markdown, JSON, CSV and a
 //! self-contained HTML report (curves and the worst misses); `--dump` writes every map and
 //! `scores.json` so that any number can be recomputed.
 

@@ -1,4 +1,5 @@
-//! `acd export`: writes a model bundle (DESIGN §3.2) that `acd detect --bundle` and the page load.
+//! `acd export`: writes a model bundle (docs/architecture.md §3.2) that `acd detect --bundle` and
+//! the page load.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -1,6 +1,6 @@
-//! `acd train`: the official recipe (spec §5) on a dataset, on normal images with synthetic
-//! anomalies, or on the project's procedural textures; checkpoints per epoch, a JSON-lines log,
-//! and validation with the same protocol as `acd eval`.
+//! `acd train`: the official recipe (docs/model.md §5) on a dataset, on normal images with
+//! synthetic anomalies, or on the project's procedural textures; checkpoints per epoch, a
+//! JSON-lines log, and validation with the same protocol as `acd eval`.
 
 use std::io::Write;
 use std::path::PathBuf;

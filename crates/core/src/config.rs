@@ -53,7 +53,7 @@ pub struct ClipConfig {
     pub activation: Activation,
 }
 
-/// Conv-LoRA adapters, text LoRA, heads and the Dynamic Fusion Gateway (spec §2–§4).
+/// Conv-LoRA adapters, text LoRA, heads and the Dynamic Fusion Gateway (docs/model.md §2–§4).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AdapterConfig {
     /// N: the number of feature groups; must divide both tower depths.
@@ -106,7 +106,7 @@ impl AdapterConfig {
     }
 }
 
-/// Test-time settings that depend on the image domain (spec §4.3, §6).
+/// Test-time settings that depend on the image domain (docs/model.md §4.3, §4.4, §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Domain {

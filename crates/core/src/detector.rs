@@ -1,5 +1,5 @@
 //! `Detector`: a loaded model plus the per-category text embeddings, turning image bytes into an
-//! anomaly map and score (DESIGN §3.3). Shared by the CLI and the page.
+//! anomaly map and score (docs/architecture.md §3.3). Shared by the CLI and the page.
 
 use std::collections::HashMap;
 
@@ -676,7 +676,7 @@ impl<B: Backend> Detector<B> {
 }
 
 /// The tokenised prompt ensembles (normal, abnormal) of a category: a dataset class (with its
-/// real name), `object`, or free text (spec §3.2).
+/// real name), `object`, or free text (docs/model.md §3.2, §3.4).
 pub fn prompt_tokens(
     tokenizer: &ClipTokenizer,
     category: &str,

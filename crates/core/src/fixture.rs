@@ -1,6 +1,7 @@
-//! The official-fixture format (DESIGN §3.1): `config.json`, `weights.safetensors` (open_clip names
-//! plus `image_adapter.*` / `text_adapter.*`), `io.safetensors` (inputs and every intermediate) and
-//! `images/`. `check` runs every stage of this implementation and compares each stored tensor.
+//! The official-fixture format (docs/architecture.md §3.1): `config.json`, `weights.safetensors`
+//! (open_clip names plus `image_adapter.*` / `text_adapter.*`), `io.safetensors` (inputs and every
+//! intermediate) and `images/`. `check` runs every stage of this implementation and compares each
+//! stored tensor.
 
 use std::collections::BTreeMap;
 
@@ -237,7 +238,8 @@ impl Comparison {
     }
 }
 
-/// Default tolerance: 1e-4 relative to the reference tensor's largest magnitude (DESIGN §3.1).
+/// Default tolerance: 1e-4 relative to the reference tensor's largest magnitude
+/// (docs/architecture.md §3.1).
 pub const RELATIVE_TOLERANCE: f64 = 1e-4;
 
 /// Compares `ours` with `reference`; the tolerance is `rel · max|reference|` unless `abs_tol` is given.
@@ -455,7 +457,7 @@ pub fn check<B: Backend>(
     let tokenizer = ClipTokenizer::new();
     let s = cfg.clip.vision.image_size;
 
-    // Positional embedding resize (spec §1.2), from the stored pre-resize table.
+    // Positional embedding resize (docs/model.md §1.2), from the stored pre-resize table.
     if let Some(pre) = io.floats.get("clip.visual.positional_embedding.pre_resize") {
         match (
             resize_positional_embedding(pre, cfg.clip.vision.grid()),
@@ -691,7 +693,7 @@ pub fn check<B: Backend>(
         }
         drop(pred);
 
-        // The inference path: folded adapters and one difference map (spec §2.3, §4.3).
+        // The inference path: folded adapters and one difference map (docs/model.md §2.3, §4.3).
         let folded = model.fold();
         let features = folded.forward_vision(cfg, x(), &mut Trace::off());
         let pred = folded.predict(

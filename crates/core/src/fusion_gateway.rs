@@ -1,6 +1,7 @@
-//! The Dynamic Fusion Gateway (spec §4): per visual group a gate MLP on the pooled seg tokens
-//! chooses, separately for the normal and the abnormal state, a softmax mix of the N text levels;
-//! the map logits are `10 · seg · T̃`. Also the test-time map post-processing and the image score.
+//! The Dynamic Fusion Gateway (docs/model.md §4): per visual group a gate MLP on the pooled seg
+//! tokens chooses, separately for the normal and the abnormal state, a softmax mix of the N text
+//! levels; the map logits are `10 · seg · T̃`. Also the test-time map post-processing and the
+//! image score.
 
 use burn::module::Module;
 use burn::tensor::activation::{gelu, softmax};
@@ -216,7 +217,8 @@ mod tests {
 
     #[test]
     fn gaussian_matches_kornia_constants() {
-        // spec §4.3: k7/σ1 → [.004433, .054006, .242036, .39905, …], k9/σ1.5 → [.007614, .036075, .109586, .213445, .26656, …]
+        // docs/model.md §4.3: k7/σ1 → [.004433, .054006, .242036, .39905, …],
+        // k9/σ1.5 → [.007614, .036075, .109586, .213445, .26656, …]
         let k7 = gaussian_kernel(7, 1.0);
         for (a, b) in k7.iter().zip([0.004433, 0.054006, 0.242036, 0.39905]) {
             assert!((a - b).abs() < 1e-6, "{a} vs {b}");

@@ -119,7 +119,8 @@ pub struct Prediction<B: Backend> {
 }
 
 impl<B: Backend> AcdClip<B> {
-    /// A randomly initialised model (PyTorch's initialisers, spec §2.4) of this configuration.
+    /// A randomly initialised model (PyTorch's initialisers, docs/model.md §2.4) of this
+    /// configuration.
     pub fn new(cfg: &AcdClipConfig, device: &B::Device) -> Self {
         let (dv, dt) = (cfg.clip.vision.width, cfg.clip.text.width);
         let a = &cfg.adapter;
@@ -156,7 +157,7 @@ impl<B: Backend> AcdClip<B> {
         }
     }
 
-    /// Replaces the Conv-LoRA adapters by their exact folded inference form (spec §2.3).
+    /// Replaces the Conv-LoRA adapters by their exact folded inference form (docs/model.md §2.3).
     pub fn fold(mut self) -> Self {
         if self.image_adapter.folded.is_empty() {
             self.image_adapter.folded = self
@@ -381,7 +382,7 @@ impl<B: Backend> AcdClip<B> {
     }
 
     /// Per-class text embedding `[N, D_text, 2]` (column 0 normal, 1 abnormal): per state and level,
-    /// normalise each sentence feature, average, normalise again (spec §3.3).
+    /// normalise each sentence feature, average, normalise again (docs/model.md §3.3).
     pub fn class_embedding(
         &self,
         cfg: &AcdClipConfig,

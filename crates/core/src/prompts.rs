@@ -1,5 +1,5 @@
 //! Prompt ensembles and the hand-written class "real names" of the official `dataset/info.py`
-//! (spec §3.2–3.4), and how a user's category string becomes the name put into prompts.
+//! (docs/model.md §3.2–3.4), and how a user's category string becomes the name put into prompts.
 
 /// Normal states (3) and abnormal states (5); `{}` is the real name.
 pub const NORMAL_STATES: [&str; 3] = ["{}", "a {}", "the {}"];

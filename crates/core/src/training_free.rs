@@ -1,10 +1,10 @@
 //! Training-free mode: zero-shot detection with the plain CLIP weights, no adapters (a
 //! WinCLIP-style baseline for users who have CLIP but no ACD-CLIP checkpoint). The same prompt
-//! ensembles as ACD-CLIP (spec §3.2) are embedded with CLIP's own text encoder (normalise each
-//! sentence, average, normalise); every patch token of the last block goes through `ln_post` and
-//! `proj` and is compared with the two class vectors at CLIP's logit scale (100); the map is the
-//! softmax's abnormal probability, blurred and upsampled exactly like ACD-CLIP's, and the image
-//! score fuses the class token's probability with the map maximum by the domain's weight.
+//! ensembles as ACD-CLIP (docs/model.md §3.2) are embedded with CLIP's own text encoder
+//! (normalise each sentence, average, normalise); every patch token of the last block goes through
+//! `ln_post` and `proj` and is compared with the two class vectors at CLIP's logit scale (100); the
+//! map is the softmax's abnormal probability, blurred and upsampled exactly like ACD-CLIP's, and
+//! the image score fuses the class token's probability with the map maximum by the domain's weight.
 //!
 //! Simplification against WinCLIP proper: one scale (patch tokens), no sliding windows and no
 //! few-shot memory; it is a baseline, expect far weaker maps than a trained ACD-CLIP.

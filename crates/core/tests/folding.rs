@@ -1,6 +1,7 @@
 //! The exact inference simplifications are exact: folding the 1×1 fusion conv and both LoRA scales
-//! into the up-projections (spec §2.3), and one difference map instead of the per-group 2-channel
-//! blur → upsample → mean → softmax (spec §4.3), on randomly initialised models of several shapes.
+//! into the up-projections (docs/model.md §2.3), and one difference map instead of the per-group
+//! 2-channel blur → upsample → mean → softmax (docs/model.md §4.3), on randomly initialised models
+//! of several shapes.
 
 use acd_core::clip::tokenizer::ClipTokenizer;
 use acd_core::config::{

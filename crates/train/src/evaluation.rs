@@ -1,5 +1,5 @@
-//! The paper's evaluation protocol (spec §6) on any backend: per class, every image through the
-//! detector (maps at model size, test-time blur, the domain's score fusion), masks
+//! The paper's evaluation protocol (docs/model.md §6) on any backend: per class, every image
+//! through the detector (maps at model size, test-time blur, the domain's score fusion), masks
 //! nearest-resized to the map size, then pixel and image metrics per class and the class mean.
 //! Used by `acd eval` and by the trainer's validation, so both report the same numbers.
 

@@ -1,5 +1,5 @@
-//! Training ACD-CLIP (spec §5) on any Burn autodiff backend: the official losses, optimiser and
-//! schedule, per-step text embeddings, checkpoints in the official key layout.
+//! Training ACD-CLIP (docs/model.md §5) on any Burn autodiff backend: the official losses,
+//! optimiser and schedule, per-step text embeddings, checkpoints in the official key layout.
 
 pub mod batch;
 pub mod checkpoint;

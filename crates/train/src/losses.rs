@@ -1,6 +1,6 @@
-//! The official training losses (spec §5): cross-entropy on the image logits, focal loss and two
-//! dice terms on the 2-channel probability map. The map is given by its abnormal channel `p`
-//! (`[B, H, W]`); the normal channel of a 2-way softmax is exactly `1 − p`.
+//! The official training losses (docs/model.md §5.1): cross-entropy on the image logits, focal
+//! loss and two dice terms on the 2-channel probability map. The map is given by its abnormal
+//! channel `p` (`[B, H, W]`); the normal channel of a 2-way softmax is exactly `1 − p`.
 
 use burn::tensor::{backend::Backend, Tensor};
 
@@ -80,7 +80,7 @@ mod tests {
         t.into_scalar() as f64
     }
 
-    // Written from the spec's formulas in plain f64, independent of the tensor code.
+    // Written from the formulas of docs/model.md §5.1 in plain f64, independent of the tensor code.
     fn focal_ref(p: &[f32], m: &[f32]) -> f64 {
         let e = 1e-5f64;
         let s: f64 = p

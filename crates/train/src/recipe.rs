@@ -1,5 +1,5 @@
-//! The training hyper-parameters: the official recipe (spec §5) by default, plus the options
-//! this project adds (backbone training for small models trained from scratch, seeds).
+//! The training hyper-parameters: the official recipe (docs/model.md §5.2) by default, plus the
+//! options this project adds (backbone training for small models trained from scratch, seeds).
 
 use serde::{Deserialize, Serialize};
 

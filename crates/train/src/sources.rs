@@ -217,8 +217,8 @@ pub fn dataset_eval_set(
     dataset.samples().iter().map(eval_image)
 }
 
-/// The official training augmentations (spec §5): noise quirk and colour jitter on the 8-bit
-/// image, resize + normalise, then rotation / translation / flips on image and mask together.
+/// The official training augmentations (docs/model.md §5.3): noise quirk and colour jitter on the
+/// 8-bit image, resize + normalise, then rotation / translation / flips on image and mask together.
 pub struct OfficialAugment;
 
 impl Prepare for OfficialAugment {

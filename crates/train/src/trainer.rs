@@ -1,4 +1,4 @@
-//! One optimisation step of the official recipe (spec §5): CLIP frozen (unless
+//! One optimisation step of the official recipe (docs/model.md §5.2): CLIP frozen (unless
 //! `train_backbone`), per-class text embeddings recomputed with gradients every step, the vision
 //! forward, the 2-channel map without blur, the four losses, blend-weight clipping, and Adam with
 //! one learning rate per parameter group.

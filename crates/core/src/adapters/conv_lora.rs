@@ -1,4 +1,4 @@
-//! The Conv-LoRA adapter (spec §2.3): per kernel size k, a LoRA down-projection, two k×k
+//! The Conv-LoRA adapter (docs/model.md §2.3): per kernel size k, a LoRA down-projection, two k×k
 //! convolutions on the patch grid, a LoRA up-projection; the branches are concatenated and mixed
 //! by a 1×1 fusion convolution. `ConvLoraAdapter` is the trainable form with the official
 //! parameters; `FoldedConvLora` is the exact inference form with the fusion conv and both scales
@@ -151,7 +151,7 @@ impl<B: Backend> ConvLoraAdapter<B> {
         linear(Tensor::cat(branches, 2), self.fusion.val(), None)
     }
 
-    /// The exact inference form (spec §2.3).
+    /// The exact inference form (docs/model.md §2.3).
     pub fn fold(&self) -> FoldedConvLora<B> {
         let width = self.fusion.dims()[1];
         let mut downs = Vec::new();

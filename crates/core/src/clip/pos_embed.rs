@@ -1,5 +1,6 @@
-//! Positional-embedding resize for a new input size (official `resize_pos_embed`, spec §1.2):
-//! the CLS row is kept, the square grid is resized with antialiased bicubic (a = −0.5).
+//! Positional-embedding resize for a new input size (official `resize_pos_embed`,
+//! docs/model.md §1.2): the CLS row is kept, the square grid is resized with antialiased bicubic
+//! (a = −0.5).
 
 use crate::resample::resize_planar_f32;
 use crate::weights::raw::RawTensor;

@@ -1,4 +1,5 @@
-//! The model bundle (DESIGN §3.2): what `acd export` writes and both the CLI and the page load.
+//! The model bundle (docs/architecture.md §3.2): what `acd export` writes and both the CLI and the
+//! page load.
 //!
 //! ```text
 //! models/<name>/

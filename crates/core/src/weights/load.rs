@@ -104,7 +104,8 @@ impl<B: Backend> Loader<'_, B> {
     }
 }
 
-/// The vision tower; a positional embedding trained for another grid is resized (spec §1.2).
+/// The vision tower; a positional embedding trained for another grid is resized
+/// (docs/model.md §1.2).
 pub fn load_vision<B: Backend>(
     store: &mut TensorStore,
     cfg: &ClipConfig,
