@@ -11,7 +11,8 @@ use acd_core::fixture::FixtureConfig;
 use acd_core::model::{AcdClip, TokenBatch};
 use acd_core::trace::Trace;
 use acd_core::weights::bundle::{
-    export_bundle, load_bundle, parse_manifest, BundleError, CategoryEntry, ExportOptions, Manifest,
+    export_bundle, load_bundle, parse_manifest, sha256_hex, BundleError, CategoryEntry,
+    ExportOptions, Manifest, VOCAB_FILE,
 };
 use acd_core::weights::load::load_acd_clip;
 use acd_core::weights::quantize::Precision;
@@ -160,12 +161,43 @@ fn bundles_reproduce_the_official_scores_and_int8_stays_close() {
 fn a_bundle_with_the_text_tower_embeds_free_text() {
     let (m, files) = export(Precision::F32, true);
     assert!(m.has_text_tower);
+    // The bundle carries CLIP's vocabulary (the page has none built in) and its loader uses it.
+    assert!(m.files.iter().any(|f| f.file == VOCAB_FILE));
     let device = Default::default();
-    let mut det = Detector::from_bundle(load_bundle::<Cpu>(&m, &files, &device).unwrap(), device);
+    let bundle = load_bundle::<Cpu>(&m, &files, &device).unwrap();
+    assert!(bundle.tokenizer.is_some());
+    let mut det = Detector::from_bundle(bundle, device);
     let img = std::fs::read(official_fixture_dir().join("images/image1.png")).unwrap();
     let known = det.detect(&img, "bottle").unwrap().score;
     let free = det.detect(&img, "a dark bottle").unwrap().score; // different prompts
     assert!(free.is_finite() && (free - known).abs() > 0.0);
+
+    // A bundle written before the vocabulary was added loads and, natively, uses the built-in
+    // one: the same free-text score.
+    let (mut old, mut old_files) = (m.clone(), files.clone());
+    old.files.retain(|f| f.file != VOCAB_FILE);
+    old_files.remove(VOCAB_FILE);
+    let bundle = load_bundle::<Cpu>(&old, &old_files, &device).unwrap();
+    assert!(bundle.tokenizer.is_none());
+    let mut det = Detector::from_bundle(bundle, device);
+    assert_eq!(det.detect(&img, "a dark bottle").unwrap().score, free);
+
+    // A damaged vocabulary (its manifest entry matching, as a bundle author's mistake would) is
+    // refused naming the file.
+    let (mut bad, mut bad_files) = (m.clone(), files.clone());
+    let garbage = b"not a vocabulary".to_vec();
+    let entry = bad.files.iter_mut().find(|f| f.file == VOCAB_FILE).unwrap();
+    entry.bytes = garbage.len() as u64;
+    entry.sha256 = sha256_hex(&garbage);
+    bad_files.insert(VOCAB_FILE.to_string(), garbage);
+    let err = load_bundle::<Cpu>(&bad, &bad_files, &device)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        err.contains(VOCAB_FILE) && err.contains("vocabulary"),
+        "{err}"
+    );
     // Without the text tower an unknown category is a clear error.
     let (m, files) = export(Precision::F32, false);
     let mut det = Detector::from_bundle(load_bundle::<Cpu>(&m, &files, &device).unwrap(), device);

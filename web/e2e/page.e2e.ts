@@ -311,7 +311,7 @@ describe("without WebGPU (no --enable-unsafe-webgpu)", () => {
       const r = await s.waitReady();
       expect(r.backend).toBe("cpu");
       expect(r.fallbackReason).toMatch(/requestAdapter\(\) found no adapter|no navigator\.gpu/);
-      expect(await s.page.locator("#status-detail").innerText()).toMatch(/CPU \(WebAssembly\) — not WebGPU because/);
+      expect(await s.page.locator("#status-detail").innerText()).toMatch(/CPU \(WebAssembly SIMD, 1 thread\) — not WebGPU because/);
       expect((await s.clickSample("grid-hole.png")).ok).toBe(true);
     } finally {
       await s.close();

@@ -11,6 +11,9 @@ export function backendFromQuery(search: string): { backend: BackendRequest; war
   return { backend: "auto", warning: `unknown ?backend=${v} (use cpu, webgpu or auto); using auto` };
 }
 
+/** What the CPU path is (crates/wasm: burn-flex with gemm's SIMD128 kernels, no thread pool). */
+export const CPU_PATH_LABEL = "CPU (WebAssembly SIMD, 1 thread)";
+
 export const DEFAULT_MODEL = "demo";
 const MODEL_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 

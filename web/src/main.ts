@@ -1,7 +1,7 @@
 // The page: wires the inputs, the model worker (client.ts ↔ worker.ts), the overlay view and the panels.
 
 import "./style.css";
-import { backendFromQuery, modelFromQuery } from "./backend";
+import { backendFromQuery, CPU_PATH_LABEL, modelFromQuery } from "./backend";
 import { ModelClient, type WorkerLike } from "./client";
 import { turboGradientCss } from "./colormap";
 import { areaFraction } from "./outline";
@@ -257,7 +257,7 @@ function onProgress(m: ProgressMsg): void {
 
 function backendText(r: ReadyMsg): string {
   if (r.backend === "webgpu") return `WebGPU${r.adapter ? ` (${r.adapter})` : ""}`;
-  return `CPU (WebAssembly)${r.fallbackReason ? ` — not WebGPU because ${r.fallbackReason}` : ""}`;
+  return `${CPU_PATH_LABEL}${r.fallbackReason ? ` — not WebGPU because ${r.fallbackReason}` : ""}`;
 }
 
 function onReady(m: ReadyMsg): void {

@@ -69,6 +69,14 @@ pub struct Detection {
     pub timings: Timings,
 }
 
+/// The built-in CLIP vocabulary's tokenizer, where this build has one (feature `tokenizer`).
+fn builtin_tokenizer() -> Option<ClipTokenizer> {
+    #[cfg(feature = "tokenizer")]
+    return Some(ClipTokenizer::new());
+    #[cfg(not(feature = "tokenizer"))]
+    None
+}
+
 pub struct Detector<B: Backend> {
     model: AcdClip<B>,
     config: AcdClipConfig,
@@ -93,7 +101,7 @@ impl<B: Backend> Detector<B> {
     pub fn new(model: AcdClip<B>, config: AcdClipConfig, device: B::Device) -> Self {
         let grid = config.clip.vision.grid();
         let ops = MapOperators::new(grid, config.map_size, Some(config.domain.blur()));
-        let tokenizer = model.text.is_some().then(ClipTokenizer::new);
+        let tokenizer = model.text.as_ref().and_then(|_| builtin_tokenizer());
         Self {
             model: model.fold(),
             config,
@@ -158,10 +166,11 @@ impl<B: Backend> Detector<B> {
         {
             return Ok(t.clone());
         }
-        let tokenizer = self
-            .tokenizer
-            .as_ref()
-            .ok_or_else(|| Error::UnknownCategory(category.to_string()))?;
+        let tokenizer = match (&self.tokenizer, &self.model.text) {
+            (Some(t), _) => t,
+            (None, None) => return Err(Error::UnknownCategory(category.to_string())),
+            (None, Some(_)) => return Err(Error::NoVocabulary(category.to_string())),
+        };
         let (n, a) = prompt_tokens(tokenizer, category)?;
         let emb = if self.training_free {
             let text = self.model.text.as_ref().ok_or(Error::NoTextTower)?;
@@ -189,6 +198,9 @@ impl<B: Backend> Detector<B> {
         let training_free = bundle.manifest.training_free;
         let mut d = Self::new(bundle.model, bundle.manifest.config, device);
         d.training_free = training_free;
+        if let Some(tokenizer) = bundle.tokenizer {
+            d.tokenizer = Some(tokenizer);
+        }
         for (key, emb) in bundle.text_embeddings {
             d.insert_text_embedding(&key, emb);
         }

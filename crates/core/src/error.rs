@@ -17,6 +17,8 @@ pub enum Error {
     Tokenize(#[from] TokenizeError),
     #[error("category {0:?} has no precomputed text embedding and this model carries no text tower to compute one")]
     UnknownCategory(String),
+    #[error("category {0:?} has no precomputed text embedding, and computing one needs the CLIP vocabulary, which this bundle does not carry (export it again with `acd export --with-text-tower`)")]
+    NoVocabulary(String),
     #[error("this model has no text tower (it was loaded without one)")]
     NoTextTower,
     #[error("the compute backend failed: {0}")]

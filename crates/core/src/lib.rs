@@ -8,8 +8,10 @@ pub mod clip;
 pub mod config;
 pub mod detector;
 pub mod error;
+#[cfg(all(feature = "torch", feature = "tokenizer"))]
 pub mod fixture;
 pub mod fusion_gateway;
+#[cfg(all(feature = "torch", feature = "tokenizer"))]
 pub mod fuzz;
 pub mod model;
 pub mod nn;

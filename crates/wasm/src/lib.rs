@@ -1,4 +1,5 @@
-//! The browser shell: a thin wasm-bindgen layer over `acd_core::Detector` (DESIGN §3.3).
+//! The browser shell: a thin wasm-bindgen layer over `acd_core::Detector`
+//! (docs/architecture.md §3.3).
 //!
 //! JS API (built with `wasm-bindgen --target web`, see `scripts/build-wasm`):
 //!
@@ -36,11 +37,11 @@ use acd_core::reference::{
 };
 use acd_core::weights::bundle::{load_bundle, parse_manifest, Manifest};
 use acd_core::{Detection, Detector};
-use burn::backend::ndarray::NdArrayDevice;
+use burn::backend::flex::FlexDevice;
 use burn::backend::wgpu::{
     graphics::AutoGraphicsApi, init_setup_async, RuntimeOptions, WgpuDevice,
 };
-use burn::backend::{NdArray, Wgpu};
+use burn::backend::{Flex, Wgpu};
 use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
@@ -262,7 +263,7 @@ async fn webgpu_device() -> Result<WgpuDevice, JsValue> {
 
 enum Engine {
     Gpu(Detector<Wgpu>),
-    Cpu(Detector<NdArray<f32>>),
+    Cpu(Detector<Flex>),
 }
 
 /// Runs the same code on either backend's detector.
@@ -463,8 +464,8 @@ impl AcdModel {
                 Engine::Gpu(Detector::from_bundle(bundle, device).with_clock(now_ms))
             }
             None => {
-                let device = NdArrayDevice::Cpu;
-                let bundle = load_bundle::<NdArray<f32>>(&manifest, &files, &device)
+                let device = FlexDevice;
+                let bundle = load_bundle::<Flex>(&manifest, &files, &device)
                     .map_err(|e| js_error(e.to_string()))?;
                 drop(files);
                 Engine::Cpu(Detector::from_bundle(bundle, device).with_clock(now_ms))

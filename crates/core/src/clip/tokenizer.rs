@@ -39,7 +39,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 
 use flate2::read::GzDecoder;
 use regex::{Captures, Regex};
@@ -53,8 +53,13 @@ pub const EOT_TOKEN: u32 = 49407;
 pub const CONTEXT_LENGTH: usize = 77;
 
 /// The vocabulary shipped with OpenAI CLIP and open_clip: a version line, then
-/// one BPE merge (`left right`) per line, in rank order.
-const VOCAB_GZ: &[u8] = include_bytes!("bpe_simple_vocab_16e6.txt.gz");
+/// one BPE merge (`left right`) per line, in rank order. Built in only with the `tokenizer`
+/// feature (1.3 MB that the browser module leaves out: a bundle with a text tower carries it).
+#[cfg(feature = "tokenizer")]
+pub const VOCAB_GZ: &[u8] = include_bytes!("bpe_simple_vocab_16e6.txt.gz");
+/// The largest decompressed vocabulary text read (CLIP's first 48,895 lines are 0.5 MB): a
+/// vocabulary from a bundle is input, and a gzip stream can expand without bound.
+const MAX_VOCAB_TEXT_BYTES: u64 = 16 << 20;
 /// Merges used by CLIP: `merges[1:49152-256-2+1]` in the reference.
 const NUM_MERGES: usize = 49152 - 256 - 2;
 /// 256 byte symbols, 256 end-of-word byte symbols, the merges, 2 special tokens.
@@ -77,6 +82,11 @@ const FTFY_ENTITY_PATTERN: &str = r"&#?[0-9A-Za-z]{1,24};";
 const HTML_CHARREF_PATTERN: &str = r"&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\x0C <&#;]{1,32};?)";
 /// ftfy's `ANSI_RE` (Python's `\d` is Unicode `Nd`, as is Rust's).
 const ANSI_PATTERN: &str = r"\x1b\[(?:\d|;)*[a-zA-Z]";
+
+/// Why vocabulary bytes (a bundle's `clip-vocab.bin`) are not CLIP's BPE vocabulary.
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[error("the CLIP vocabulary is not valid: {0}")]
+pub struct VocabError(String);
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TokenizeError {
@@ -103,6 +113,7 @@ pub struct ClipTokenizer {
     ansi_escape: Regex,
 }
 
+#[cfg(feature = "tokenizer")]
 impl Default for ClipTokenizer {
     fn default() -> Self {
         Self::new()
@@ -110,34 +121,46 @@ impl Default for ClipTokenizer {
 }
 
 impl ClipTokenizer {
-    /// Builds the tokenizer from the embedded vocabulary (about 20-50 ms in a release build; build once and reuse).
+    /// Builds the tokenizer from the built-in vocabulary (about 20-50 ms in a release build;
+    /// build once and reuse).
+    #[cfg(feature = "tokenizer")]
     pub fn new() -> Self {
+        Self::from_vocab_gz(VOCAB_GZ).expect("the built-in CLIP vocabulary is valid")
+    }
+
+    /// Builds the tokenizer from a gzipped vocabulary in CLIP's format (`bpe_simple_vocab_16e6.txt.gz`).
+    pub fn from_vocab_gz(vocab_gz: &[u8]) -> Result<Self, VocabError> {
+        let bad = |why: String| VocabError(why);
         // Only the first NUM_MERGES + 1 lines are used: stop decompressing there.
-        let mut reader = BufReader::new(GzDecoder::new(VOCAB_GZ));
+        let mut reader = BufReader::new(GzDecoder::new(vocab_gz).take(MAX_VOCAB_TEXT_BYTES));
         let mut text = String::new();
-        for _ in 0..=NUM_MERGES {
+        for line in 0..=NUM_MERGES {
             let read = reader
                 .read_line(&mut text)
-                .expect("the embedded CLIP vocabulary is valid gzipped UTF-8");
-            assert!(read > 0, "the embedded CLIP vocabulary is truncated");
+                .map_err(|e| bad(format!("line {}: {e} (not gzipped UTF-8?)", line + 1)))?;
+            if read == 0 {
+                return Err(bad(format!(
+                    "it ends after {line} lines; CLIP's has {} and more",
+                    NUM_MERGES + 1
+                )));
+            }
         }
         let merges: Vec<(&str, &str)> = text
             .split('\n')
             .skip(1)
             .take(NUM_MERGES)
-            .map(|line| {
+            .enumerate()
+            .map(|(i, line)| {
                 let mut parts = line.split_whitespace();
                 match (parts.next(), parts.next(), parts.next()) {
-                    (Some(left), Some(right), None) => (left, right),
-                    _ => panic!("malformed merge {line:?} in the embedded CLIP vocabulary"),
+                    (Some(left), Some(right), None) => Ok((left, right)),
+                    _ => Err(bad(format!(
+                        "line {} is not a merge `left right`: {line:?}",
+                        i + 2
+                    ))),
                 }
             })
-            .collect();
-        assert_eq!(
-            merges.len(),
-            NUM_MERGES,
-            "the embedded CLIP vocabulary is truncated"
-        );
+            .collect::<Result<_, _>>()?;
 
         // The vocabulary in id order, as the reference builds it.
         let byte_order = bytes_to_unicode();
@@ -153,13 +176,15 @@ impl ClipTokenizer {
         for (id, symbol) in vocab.iter().enumerate() {
             encoder.insert(symbol.as_str(), id as u32);
         }
-        assert_eq!(
-            encoder.len(),
-            VOCAB_SIZE,
-            "duplicate symbols in the CLIP vocabulary"
-        );
-        assert_eq!(encoder.get(SOT_TEXT), Some(&SOT_TOKEN));
-        assert_eq!(encoder.get(EOT_TEXT), Some(&EOT_TOKEN));
+        if encoder.len() != VOCAB_SIZE
+            || encoder.get(SOT_TEXT) != Some(&SOT_TOKEN)
+            || encoder.get(EOT_TEXT) != Some(&EOT_TOKEN)
+        {
+            return Err(bad(format!(
+                "its merges repeat symbols ({} distinct of {VOCAB_SIZE})",
+                encoder.len()
+            )));
+        }
 
         let mut byte_ids = [0u32; 256];
         let mut byte_end_ids = [0u32; 256];
@@ -183,7 +208,7 @@ impl ClipTokenizer {
 
         let regex =
             |pattern: &str| Regex::new(pattern).expect("the tokenizer's patterns are valid");
-        Self {
+        Ok(Self {
             merges: merge_map,
             byte_ids,
             byte_end_ids,
@@ -191,7 +216,7 @@ impl ClipTokenizer {
             ftfy_entity: regex(FTFY_ENTITY_PATTERN),
             html_charref: regex(HTML_CHARREF_PATTERN),
             ansi_escape: regex(ANSI_PATTERN),
-        }
+        })
     }
 
     /// BPE ids of `text` without start/end tokens.
@@ -602,7 +627,7 @@ fn is_unwanted_control(c: char) -> bool {
         | '\u{206a}'..='\u{206f}' | '\u{feff}' | '\u{fff9}'..='\u{fffc}')
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "tokenizer"))]
 mod tests {
     use super::*;
     use std::sync::OnceLock;
@@ -696,6 +721,72 @@ mod tests {
             vec![SOT_TOKEN, EOT_TOKEN]
         );
         assert_eq!(tok.tokenize("a photo", 5).map(|ids| ids.len()), Ok(5));
+    }
+
+    fn gzip(text: &[u8]) -> Vec<u8> {
+        use flate2::{write::GzEncoder, Compression};
+        use std::io::Write;
+        let mut e = GzEncoder::new(Vec::new(), Compression::fast());
+        e.write_all(text).unwrap();
+        e.finish().unwrap()
+    }
+
+    fn vocabulary_text() -> String {
+        let mut text = String::new();
+        GzDecoder::new(VOCAB_GZ).read_to_string(&mut text).unwrap();
+        text
+    }
+
+    #[test]
+    fn a_vocabulary_from_bytes_tokenizes_as_the_built_in_one() {
+        let from_bytes = ClipTokenizer::from_vocab_gz(&gzip(vocabulary_text().as_bytes())).unwrap();
+        for text in [
+            "a photo of a damaged bottle",
+            "Überraschung! 3 screws, 1 nut",
+            "woven fabric",
+        ] {
+            assert_eq!(from_bytes.encode(text), tokenizer().encode(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_damaged_vocabulary_is_an_error_naming_the_problem() {
+        let err = |bytes: &[u8]| {
+            ClipTokenizer::from_vocab_gz(bytes)
+                .err()
+                .map(|e| e.to_string())
+        };
+        let not_gzip = err(b"merges, but not gzipped").expect("refused");
+        assert!(
+            not_gzip.contains("line 1") && not_gzip.contains("not gzipped"),
+            "{not_gzip}"
+        );
+
+        let text = vocabulary_text();
+        let first_1000: String = text.split_inclusive('\n').take(1000).collect();
+        let short = err(&gzip(first_1000.as_bytes())).expect("refused");
+        assert!(short.contains("ends after 1000 lines"), "{short}");
+
+        let mut lines: Vec<&str> = text.split('\n').collect();
+        lines[5] = "three parts here";
+        let bad_line = err(&gzip(lines.join("\n").as_bytes())).expect("refused");
+        assert!(
+            bad_line.contains("line 6") && bad_line.contains("three parts here"),
+            "{bad_line}"
+        );
+
+        let mut lines: Vec<&str> = text.split('\n').collect();
+        lines[7] = lines[6];
+        let repeated = err(&gzip(lines.join("\n").as_bytes())).expect("refused");
+        assert!(repeated.contains("repeat"), "{repeated}");
+
+        // One endless line: reading stops at the size limit instead of growing without bound.
+        let endless = err(&gzip(&vec![
+            b'a';
+            (MAX_VOCAB_TEXT_BYTES + (1 << 20)) as usize
+        ]))
+        .expect("refused");
+        assert!(endless.contains("ends after 1 lines"), "{endless}");
     }
 
     #[test]

@@ -9,6 +9,10 @@
 //!                            are one tensor `__scales__`: per int8 tensor in name order, one scale
 //!                            per row (a 1-D tensor is one row), concatenated.
 //!   text.safetensors         `category.<key>`: the [N, D_text, 2] class embedding of each category
+//!   clip-vocab.bin           with a text tower: CLIP's BPE vocabulary for free-text categories
+//!                            (gzip bytes of `bpe_simple_vocab_16e6.txt.gz`; not named `.gz`, which
+//!                            some web servers send as `Content-Encoding: gzip`); the page's
+//!                            loader has no built-in vocabulary and needs it
 //!   reference-<i>-<key>.safetensors   optional: a category's normal-reference memory
 //!                            (`reference::file`), named by the category's `reference.file`
 //! ```
@@ -25,6 +29,7 @@ use super::load::load_acd_clip;
 use super::quantize::{decode, encode, Encoded, Precision};
 use super::raw::RawTensor;
 use super::store::TensorStore;
+use crate::clip::tokenizer::ClipTokenizer;
 use crate::config::AcdClipConfig;
 use crate::model::AcdClip;
 use crate::reference::ReferenceMemory;
@@ -33,6 +38,8 @@ pub const BUNDLE_FORMAT: &str = "acd-clip-bundle";
 pub const BUNDLE_VERSION: u32 = 1;
 pub const DEFAULT_MAX_SHARD_BYTES: usize = 64 << 20;
 pub const TEXT_FILE: &str = "text.safetensors";
+/// CLIP's vocabulary (the bytes of `bpe_simple_vocab_16e6.txt.gz`), in bundles with a text tower.
+pub const VOCAB_FILE: &str = "clip-vocab.bin";
 const SCALES: &str = "__scales__";
 const CATEGORY_PREFIX: &str = "category.";
 
@@ -288,6 +295,9 @@ pub fn export_bundle<B: Backend>(
         })
         .collect::<Result<_, crate::Error>>()?;
     files.push((TEXT_FILE.to_string(), serialize(&text_entries)));
+    if with_text {
+        files.push((VOCAB_FILE.to_string(), vocabulary_for_export()?.to_vec()));
+    }
     let manifest = Manifest {
         format: BUNDLE_FORMAT.into(),
         version: BUNDLE_VERSION,
@@ -308,6 +318,16 @@ pub fn export_bundle<B: Backend>(
         files: files.iter().map(|(n, b)| file_entry(n, b)).collect(),
     };
     Ok((manifest, files))
+}
+
+/// The vocabulary a bundle with a text tower carries: this build's own.
+fn vocabulary_for_export() -> Result<&'static [u8], crate::Error> {
+    #[cfg(feature = "tokenizer")]
+    return Ok(crate::clip::tokenizer::VOCAB_GZ);
+    #[cfg(not(feature = "tokenizer"))]
+    Err(crate::Error::Backend(
+        "a bundle with a text tower carries CLIP's vocabulary, and this build has none (acd-core's `tokenizer` feature is off)".into(),
+    ))
 }
 
 pub fn parse_manifest(json: &str) -> Result<Manifest, BundleError> {
@@ -418,7 +438,7 @@ fn read_weights(
     for entry in manifest
         .files
         .iter()
-        .filter(|f| f.file != TEXT_FILE && !is_reference(&f.file))
+        .filter(|f| f.file != TEXT_FILE && f.file != VOCAB_FILE && !is_reference(&f.file))
     {
         read_shard(&entry.file, &files[&entry.file], &mut store)?;
     }
@@ -482,6 +502,9 @@ pub struct Bundle<B: Backend> {
     pub text_embeddings: Vec<(String, Tensor<B, 3>)>,
     /// Normal-reference memories by category key, with their `domain_only` flag.
     pub references: Vec<(String, ReferenceMemory, bool)>,
+    /// The tokenizer of the bundle's own vocabulary (bundles with a text tower written since it
+    /// was added; older ones use the loader's built-in vocabulary where it has one).
+    pub tokenizer: Option<ClipTokenizer>,
 }
 
 /// The file name of category `index`'s memory (keys may be free text).
@@ -626,10 +649,18 @@ pub fn load_bundle<B: Backend>(
         ));
     }
     let references = read_references(manifest, files)?;
+    let tokenizer = match manifest.files.iter().any(|f| f.file == VOCAB_FILE) {
+        true if manifest.has_text_tower => Some(
+            ClipTokenizer::from_vocab_gz(&files[VOCAB_FILE])
+                .map_err(|e| shard_error(VOCAB_FILE, e.to_string()))?,
+        ),
+        _ => None,
+    };
     Ok(Bundle {
         manifest: manifest.clone(),
         model,
         text_embeddings,
         references,
+        tokenizer,
     })
 }

@@ -4,6 +4,7 @@
 pub mod bundle;
 pub mod checkpoint;
 pub mod load;
+#[cfg(feature = "torch")]
 pub mod pickle;
 pub mod quantize;
 pub mod raw;

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use safetensors::tensor::{Dtype, SafeTensors};
 
+#[cfg(feature = "torch")]
 use super::pickle::{read_torch_checkpoint, PickleError};
 use super::raw::RawTensor;
 use super::remap::{canonical_name, transpose, Transform};
@@ -27,8 +28,11 @@ pub enum WeightError {
     Safetensors(String),
     #[error("safetensors tensor `{name}` has dtype {dtype}, which is not a float type")]
     Dtype { name: String, dtype: String },
+    #[cfg(feature = "torch")]
     #[error("PyTorch checkpoint: {0}")]
     Pickle(#[from] PickleError),
+    #[error("this is a PyTorch checkpoint, and this build reads safetensors only (acd-core's `torch` feature is off; convert it with `acd` natively)")]
+    TorchNotBuilt,
     #[error("unrecognised weight file: neither safetensors nor a PyTorch zip archive (first bytes {0:02x?})")]
     UnknownFormat(Vec<u8>),
     #[error("{0}")]
@@ -80,12 +84,18 @@ impl TensorStore {
     }
 
     /// Reads a PyTorch `.pt/.pth/.bin` (zip) checkpoint, including TorchScript archives.
+    #[cfg(feature = "torch")]
     pub fn from_torch(bytes: &[u8]) -> Result<Self, WeightError> {
         let mut store = Self::default();
         for (name, t) in read_torch_checkpoint(bytes)? {
             store.insert_checkpoint_tensor(&name, t);
         }
         Ok(store)
+    }
+
+    #[cfg(not(feature = "torch"))]
+    pub fn from_torch(_bytes: &[u8]) -> Result<Self, WeightError> {
+        Err(WeightError::TorchNotBuilt)
     }
 
     /// Detects the format from the first bytes.
