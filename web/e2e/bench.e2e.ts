@@ -3,11 +3,15 @@
 //   cd web && ACD_E2E_MODEL=demo ACD_BENCH_OUT=../bench-out/browser-demo.json npm run e2e -- bench
 //
 // For each backend of ACD_E2E_BACKENDS (default webgpu,cpu): a fresh browser loads the page with
-// ?backend=..., then detects one sample image ACD_BENCH_RUNS times (default 5). Recorded: the page's
+// ?backend=..., then detects one sample image ACD_BENCH_RUNS times (default 5). "cpu" runs the
+// multi-threaded module (the test server is cross-origin isolated); "cpu-1thread" the same page from
+// a server without COOP/COEP, so the single-threaded module. Recorded: the page's
 // own ready timings (wasm runtime, download, model init), the first detection and the later ones
 // (the worker's decode / text / forward / post-process split and the wall time seen by the test).
 import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
+import { serve } from "../server/serve.mjs";
 import { Session } from "./helpers";
 
 const out = process.env.ACD_BENCH_OUT;
@@ -38,13 +42,15 @@ describe.skipIf(!out)("browser timings", () => {
   });
 
   for (const backend of backends) it(`loads and detects on ${backend}`, { timeout: 3_600_000 }, async () => {
+    const single = backend === "cpu-1thread";
+    const plain = single ? await serve({ root: join(inject("repoRoot"), "www"), port: 0, quiet: true, isolated: false }) : null;
     const s = await Session.open({ webgpu: true });
     try {
       const t0 = performance.now();
-      await s.goto(`${baseUrl}?model=${model}&backend=${backend}`);
+      await s.goto(`${plain?.url ?? baseUrl}?model=${model}&backend=${single ? "cpu" : backend}`);
       const ready = await s.waitReady(1_800_000);
       const loadMs = performance.now() - t0;
-      expect(ready.backend).toBe(backend);
+      expect(ready.backend).toBe(single ? "cpu" : backend);
       const detections: Detection[] = [];
       for (let i = 0; i <= runs; i++) {
         const t = performance.now();
@@ -57,6 +63,7 @@ describe.skipIf(!out)("browser timings", () => {
       const [first, ...rest] = detections;
       results[backend] = {
         adapter: ready.adapter ?? null,
+        cpu: ready.cpu,
         ready: { wallMs: loadMs, ...ready.timings },
         firstDetection: first,
         later: {
@@ -71,6 +78,7 @@ describe.skipIf(!out)("browser timings", () => {
       console.log(`[${backend}] ${JSON.stringify(results[backend])}`);
     } finally {
       await s.close();
+      if (plain) await new Promise((ok) => plain.server.close(ok));
     }
   });
 });

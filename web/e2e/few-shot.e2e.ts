@@ -286,7 +286,9 @@ describe("few-shot reference memory on the demo bundle (CPU)", () => {
     const mine = readLog(logPath).slice(logStart);
     expect(mine.length).toBeGreaterThan(0);
     const paths = mine.map((e) => ({ method: e.method, path: new URL(e.url, baseUrl).pathname }));
-    const allowed = /^\/(|index\.html|sw\.js|assets\/[^/]+|pkg\/[^/]+|samples\/[^/]+\.png|models\/demo\/[^/]+)$/;
+    // (pkg-threads: the multi-threaded CPU module and its worker helper from wasm-bindgen-rayon)
+    const allowed =
+      /^\/(|index\.html|sw\.js|assets\/[^/]+|pkg\/[^/]+|pkg-threads\/(?:[^/]+|snippets\/[^/]+\/src\/[^/]+)|samples\/[^/]+\.png|models\/demo\/[^/]+)$/;
     expect(paths.filter((p) => p.method !== "GET" || !allowed.test(p.path))).toEqual([]);
     expect(JSON.stringify(mine)).not.toMatch(/tiles-|blotch|ref-\d/);
   });

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { turbo } from "../src/colormap";
 import type { ReadyMsg } from "../src/protocol";
+import { serve } from "../server/serve.mjs";
 import { origin, readLog, Session } from "./helpers";
 
 const baseUrl = inject("baseUrl");
@@ -42,8 +43,17 @@ describe.each(backends)("the page on %s", (backend) => {
     log.push({ what: "first load (download + init)", ms: performance.now() - t });
     log.push({ what: "  of which wasm runtime", ms: ready.timings.runtimeMs }, { what: "  of which model init", ms: ready.timings.initMs });
     expect(ready.backend).toBe(backend);
-    if (backend === "cpu") expect(ready.fallbackReason).toMatch(/\?backend=cpu/);
-    else expect(ready.adapter).toMatch(/swiftshader/i);
+    if (backend === "cpu") {
+      expect(ready.fallbackReason).toMatch(/\?backend=cpu/);
+      // The test server is cross-origin isolated: the multi-threaded module runs, one worker per core.
+      const cores = await s.page.evaluate(() => navigator.hardwareConcurrency);
+      expect(ready.cpu).toEqual({ threads: Math.min(cores, 16), singleThreadReason: null });
+      expect(cores).toBeGreaterThan(1);
+      expect(s.requests.some((u) => u.includes("/pkg-threads/acd_wasm_bg.wasm"))).toBe(true);
+    } else {
+      expect(ready.adapter).toMatch(/swiftshader/i);
+      expect(ready.cpu).toBeNull();
+    }
     expect(ready.cache.filesFetched).toBe(manifest.files.length);
     // the browser-side request record sees the worker's shard downloads (so the privacy checks below can see them too)
     for (const f of manifest.files) expect(s.requests.some((u) => u.endsWith(`/models/${model}/${f.file}`))).toBe(true);
@@ -303,6 +313,26 @@ describe("choosing the backend", () => {
   });
 });
 
+describe("served without cross-origin isolation (a static host that sets no headers)", () => {
+  it("runs the single-threaded CPU module, says why, and still detects", async () => {
+    const { server, url } = await serve({ root: www, port: 0, quiet: true, isolated: false });
+    const s = await Session.open({ webgpu: false });
+    try {
+      await s.goto(`${url}?model=${model}&backend=cpu`);
+      const r = await s.waitReady();
+      expect(r.backend).toBe("cpu");
+      expect(r.cpu?.threads).toBe(1);
+      expect(r.cpu?.singleThreadReason).toMatch(/not cross-origin isolated/);
+      expect(await s.page.locator("#status-detail").innerText()).toMatch(/CPU \(WebAssembly SIMD, 1 thread: this host is not cross-origin isolated/);
+      expect(s.requests.some((u) => u.includes("/pkg-threads/"))).toBe(false);
+      expect((await s.clickSample("grid-hole.png")).ok).toBe(true);
+    } finally {
+      await s.close();
+      await new Promise((ok) => server.close(ok));
+    }
+  });
+});
+
 describe("without WebGPU (no --enable-unsafe-webgpu)", () => {
   it("falls back to the CPU and says why", async () => {
     const s = await Session.open({ webgpu: false });
@@ -311,7 +341,7 @@ describe("without WebGPU (no --enable-unsafe-webgpu)", () => {
       const r = await s.waitReady();
       expect(r.backend).toBe("cpu");
       expect(r.fallbackReason).toMatch(/requestAdapter\(\) found no adapter|no navigator\.gpu/);
-      expect(await s.page.locator("#status-detail").innerText()).toMatch(/CPU \(WebAssembly SIMD, 1 thread\) — not WebGPU because/);
+      expect(await s.page.locator("#status-detail").innerText()).toMatch(/CPU \(WebAssembly SIMD, \d+ threads\) — not WebGPU because/);
       expect((await s.clickSample("grid-hole.png")).ok).toBe(true);
     } finally {
       await s.close();

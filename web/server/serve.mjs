@@ -30,8 +30,15 @@ export const SECURITY_HEADERS = {
   "Content-Security-Policy": CSP,
   "X-Content-Type-Options": "nosniff",
   "Referrer-Policy": "no-referrer",
-  "Cross-Origin-Opener-Policy": "same-origin",
   "Cross-Origin-Resource-Policy": "same-origin",
+};
+
+/** Cross-origin isolation: what lets the page share memory between workers (SharedArrayBuffer), so
+ * that the multi-threaded CPU module (www/pkg-threads) can run. Every resource is same-origin, so
+ * requiring CORP costs nothing. */
+export const ISOLATION_HEADERS = {
+  "Cross-Origin-Opener-Policy": "same-origin",
+  "Cross-Origin-Embedder-Policy": "require-corp",
 };
 
 const MIME = {
@@ -118,10 +125,11 @@ export function resolveInside(root, urlPath) {
 }
 
 /**
- * Creates the server (not listening yet).
- * @param {{ root: string, log?: string, quiet?: boolean }} options
+ * Creates the server (not listening yet). `isolated: false` leaves out the cross-origin isolation
+ * headers, as a static host that cannot set headers would (the page then runs one CPU thread).
+ * @param {{ root: string, log?: string, quiet?: boolean, isolated?: boolean }} options
  */
-export function createStaticServer({ root, log, quiet = false }) {
+export function createStaticServer({ root, log, quiet = false, isolated = true }) {
   root = resolve(root);
   /** key "path|mtime|size|enc" -> Buffer; bounded by bytes. */
   const compressed = new Map();
@@ -182,6 +190,7 @@ export function createStaticServer({ root, log, quiet = false }) {
   return createServer(async (req, res) => {
     const started = performance.now();
     for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.setHeader(k, v);
+    if (isolated) for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
     const fail = (status, text, extra = {}) => {
       const body = Buffer.from(text + "\n");
       res.writeHead(status, { "Content-Type": "text/plain; charset=utf-8", "Content-Length": body.length, "Cache-Control": "no-store", ...extra });
@@ -245,10 +254,10 @@ export function createStaticServer({ root, log, quiet = false }) {
 
 /**
  * Starts serving; resolves to { server, port, url }.
- * @param {{ root?: string, port?: number, host?: string, log?: string, quiet?: boolean }} [options]
+ * @param {{ root?: string, port?: number, host?: string, log?: string, quiet?: boolean, isolated?: boolean }} [options]
  */
-export async function serve({ root = "www", port = 8080, host = "127.0.0.1", log, quiet } = {}) {
-  const server = createStaticServer({ root, log, quiet });
+export async function serve({ root = "www", port = 8080, host = "127.0.0.1", log, quiet, isolated = true } = {}) {
+  const server = createStaticServer({ root, log, quiet, isolated });
   await new Promise((ok, fail) => {
     server.once("error", fail);
     server.listen(port, host, ok);
@@ -275,6 +284,7 @@ if (isMain) {
     port,
     log: process.env.ACD_SERVE_LOG || undefined,
     quiet: process.env.ACD_SERVE_QUIET === "1",
+    isolated: process.env.ACD_SERVE_NOT_ISOLATED !== "1",
   });
   console.log(`serving ${root} at ${url}`);
   for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => process.exit(0));

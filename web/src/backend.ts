@@ -1,6 +1,6 @@
 // Which backend to ask for, and why the CPU is used when it is.
 
-import type { BackendRequest } from "./protocol";
+import type { BackendRequest, CpuPath } from "./protocol";
 
 /** `?backend=cpu|webgpu|auto` (default auto); anything else is reported and treated as auto. */
 export function backendFromQuery(search: string): { backend: BackendRequest; warning: string | null } {
@@ -11,8 +11,27 @@ export function backendFromQuery(search: string): { backend: BackendRequest; war
   return { backend: "auto", warning: `unknown ?backend=${v} (use cpu, webgpu or auto); using auto` };
 }
 
-/** What the CPU path is (crates/wasm: burn-flex with gemm's SIMD128 kernels, no thread pool). */
-export const CPU_PATH_LABEL = "CPU (WebAssembly SIMD, 1 thread)";
+/** What the CPU path is (crates/wasm: burn-flex with gemm's SIMD128 kernels; www/pkg-threads adds a
+ * rayon pool of Web Workers where the page is cross-origin isolated). */
+export function cpuPathLabel(cpu: CpuPath | null): string {
+  if (cpu && cpu.threads > 1) return `CPU (WebAssembly SIMD, ${cpu.threads} threads)`;
+  return `CPU (WebAssembly SIMD, 1 thread${cpu?.singleThreadReason ? `: ${cpu.singleThreadReason}` : ""})`;
+}
+
+/** Threads for the CPU module where shared memory is possible, or why it is not. */
+export function threadSupport(scope: {
+  crossOriginIsolated?: boolean;
+  navigator?: { hardwareConcurrency?: number };
+}): { threads: number; reason: null } | { threads: 1; reason: string } {
+  if (!scope.crossOriginIsolated) {
+    return { threads: 1, reason: "this host is not cross-origin isolated (no COOP/COEP headers), so no shared memory" };
+  }
+  if (typeof SharedArrayBuffer === "undefined") return { threads: 1, reason: "this browser has no SharedArrayBuffer" };
+  const cores = Math.floor(scope.navigator?.hardwareConcurrency ?? 1);
+  if (!(cores >= 2)) return { threads: 1, reason: "this device reports one core" };
+  // One worker per core, at most 16: more adds memory and start-up time, not speed, on 2-column gemm.
+  return { threads: Math.min(cores, 16), reason: null };
+}
 
 export const DEFAULT_MODEL = "demo";
 const MODEL_NAME = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;

@@ -28,6 +28,8 @@ export interface WorkerLike {
 export interface ClientOptions {
   modelUrl: string;
   pkgUrl: string;
+  /** The multi-threaded CPU module, tried where the page is cross-origin isolated. */
+  pkgThreadsUrl?: string;
   backend: BackendRequest;
 }
 
@@ -77,7 +79,15 @@ export class ModelClient {
     w.onmessageerror = () => {
       if (w === this.worker) this.events.loadError("a message from the model worker could not be read");
     };
-    w.postMessage({ type: "load", modelUrl: this.options.modelUrl, pkgUrl: this.options.pkgUrl, backend, ...(fallbackReason ? { fallbackReason } : {}) });
+    const { modelUrl, pkgUrl, pkgThreadsUrl } = this.options;
+    w.postMessage({
+      type: "load",
+      modelUrl,
+      pkgUrl,
+      ...(pkgThreadsUrl ? { pkgThreadsUrl } : {}),
+      backend,
+      ...(fallbackReason ? { fallbackReason } : {}),
+    });
   }
 
   /** Sends an image; returns its id (results for older ids can be ignored by the caller). */

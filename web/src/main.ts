@@ -1,7 +1,7 @@
 // The page: wires the inputs, the model worker (client.ts ↔ worker.ts), the overlay view and the panels.
 
 import "./style.css";
-import { backendFromQuery, CPU_PATH_LABEL, modelFromQuery } from "./backend";
+import { backendFromQuery, cpuPathLabel, modelFromQuery } from "./backend";
 import { ModelClient, type WorkerLike } from "./client";
 import { turboGradientCss } from "./colormap";
 import { areaFraction } from "./outline";
@@ -199,9 +199,10 @@ if (backendWarning) showNotice(backendWarning);
 if (modelWarning) showNotice(modelWarning);
 const modelUrl = new URL(`models/${model}/`, document.baseURI).href;
 const pkgUrl = new URL("pkg/acd_wasm.js", document.baseURI).href;
+const pkgThreadsUrl = new URL("pkg-threads/acd_wasm.js", document.baseURI).href;
 
 const client = new ModelClient(
-  { modelUrl, pkgUrl, backend },
+  { modelUrl, pkgUrl, pkgThreadsUrl, backend },
   {
     progress: onProgress,
     notice: (m) => showNotice(m.message),
@@ -257,7 +258,7 @@ function onProgress(m: ProgressMsg): void {
 
 function backendText(r: ReadyMsg): string {
   if (r.backend === "webgpu") return `WebGPU${r.adapter ? ` (${r.adapter})` : ""}`;
-  return `${CPU_PATH_LABEL}${r.fallbackReason ? ` — not WebGPU because ${r.fallbackReason}` : ""}`;
+  return `${cpuPathLabel(r.cpu)}${r.fallbackReason ? ` — not WebGPU because ${r.fallbackReason}` : ""}`;
 }
 
 function onReady(m: ReadyMsg): void {

@@ -1,6 +1,6 @@
 // The teaching panel ("How it works": per-group maps and gate weights) and the model card.
 
-import { CPU_PATH_LABEL } from "./backend";
+import { cpuPathLabel } from "./backend";
 import { mapCanvas } from "./overlay";
 import type { Calibration, CategoryInfo, Detection, ModelInfo, ReadyMsg, ReferenceInfo } from "./protocol";
 import { formatBytes } from "./progress";
@@ -179,7 +179,7 @@ export function renderModelCard(card: ModelCardElements, info: ModelInfo, ready:
     facts.append(dd);
   }
   add("Free-text categories", info.hasTextTower ? "yes (the bundle carries the text tower)" : "no (only the listed categories)");
-  add("Running on", ready.backend === "webgpu" ? `WebGPU${ready.adapter ? ` — ${ready.adapter}` : ""}` : CPU_PATH_LABEL);
+  add("Running on", ready.backend === "webgpu" ? `WebGPU${ready.adapter ? ` — ${ready.adapter}` : ""}` : cpuPathLabel(ready.cpu));
   const c = ready.cache;
   add(
     "Weights",

@@ -124,6 +124,9 @@ export interface LoadMsg {
   modelUrl: string;
   /** Absolute URL of acd_wasm.js. */
   pkgUrl: string;
+  /** Absolute URL of the multi-threaded CPU module's acd_wasm.js (www/pkg-threads), used for the CPU
+   * when the page is cross-origin isolated. */
+  pkgThreadsUrl?: string;
   backend: BackendRequest;
   /** Set when the page restarts the worker on the CPU after WebGPU broke it: shown as the reason. */
   fallbackReason?: string;
@@ -193,10 +196,18 @@ export interface ReadyMsg {
   fallbackReason: string | null;
   /** e.g. "google / swiftshader (fallback adapter)" */
   adapter: string | null;
+  /** The CPU path's threads, and why there is only one when there is (null on WebGPU). */
+  cpu: CpuPath | null;
   timings: { runtimeMs: number; downloadMs: number; initMs: number; totalMs: number };
   cache: { filesFromCache: number; filesFetched: number; bytesFetched: number; cacheName: string | null };
   /** Identity of the bundle for the page's stored memories: manifest name + SHA-256 of its first file. */
   bundle: { name: string; sha256: string };
+}
+
+export interface CpuPath {
+  threads: number;
+  /** Why the single-threaded module runs, e.g. "this page is not cross-origin isolated …". */
+  singleThreadReason: string | null;
 }
 
 export interface ResultMsg {
@@ -249,6 +260,7 @@ export function isPageToWorker(x: unknown): x is PageToWorker {
     return (
       isStr(x.modelUrl) &&
       isStr(x.pkgUrl) &&
+      (x.pkgThreadsUrl === undefined || isStr(x.pkgThreadsUrl)) &&
       isBackendRequest(x.backend) &&
       (x.fallbackReason === undefined || isStr(x.fallbackReason))
     );
@@ -351,6 +363,7 @@ export function isWorkerToPage(x: unknown): x is WorkerToPage {
         isObj(x.info) &&
         Array.isArray(x.categories) &&
         (x.backend === "webgpu" || x.backend === "cpu") &&
+        (x.cpu === null || (isObj(x.cpu) && isNum(x.cpu.threads) && (x.cpu.singleThreadReason === null || isStr(x.cpu.singleThreadReason)))) &&
         isObj(x.timings) &&
         isObj(x.bundle) &&
         isStr(x.bundle.name) &&

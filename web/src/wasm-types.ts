@@ -38,4 +38,7 @@ export interface AcdWasmModule {
   AcdModel: {
     load(manifestJson: string, fileNames: string[], fileBytes: Uint8Array[], backend: "webgpu" | "cpu"): Promise<AcdModelLike>;
   };
+  /** Only in the multi-threaded CPU module (www/pkg-threads): starts `threads` Web Workers sharing
+   * its memory (wasm-bindgen-rayon). */
+  initThreadPool?: (threads: number) => Promise<unknown>;
 }

@@ -6,7 +6,7 @@
 // Detections and reference requests run one at a time, in the order they arrive, so a memory
 // restored or built before a detection is the one that detection uses.
 
-import { probeWebGpu, softwareAdapterReason } from "./backend";
+import { probeWebGpu, softwareAdapterReason, threadSupport } from "./backend";
 import {
   fetchManifest,
   fileUrl,
@@ -28,6 +28,7 @@ import {
   isWasmTrap,
   type Backend,
   type CategoryInfo,
+  type CpuPath,
   type DetectMsg,
   type LoadMsg,
   type LoadPhase,
@@ -42,6 +43,7 @@ interface WorkerScope {
   addEventListener(type: string, listener: (ev: MessageEvent & PromiseRejectionEvent & ErrorEvent) => void): void;
   navigator: Navigator & { gpu?: unknown };
   caches?: CacheStorage;
+  crossOriginIsolated?: boolean;
 }
 const scope = self as unknown as WorkerScope;
 
@@ -100,6 +102,35 @@ async function startRuntime(pkgUrl: string): Promise<{ mod: AcdWasmModule; ms: n
   }
 }
 
+interface Runtime {
+  mod: AcdWasmModule;
+  ms: number;
+  cpu: CpuPath;
+}
+
+/** The module for a CPU run: the multi-threaded one (its worker pool started) where the page is
+ * cross-origin isolated and it loads, else the single-threaded one, with the reason. */
+async function startCpuRuntime(msg: LoadMsg): Promise<Runtime> {
+  const support = threadSupport(scope);
+  let reason = support.reason;
+  if (!reason && !msg.pkgThreadsUrl) reason = "this page has no multi-threaded module";
+  if (!reason && msg.pkgThreadsUrl) {
+    const t = performance.now();
+    try {
+      const mod = (await import(/* @vite-ignore */ msg.pkgThreadsUrl)) as AcdWasmModule;
+      await mod.default();
+      if (!mod.initThreadPool) throw new Error("it has no initThreadPool");
+      await mod.initThreadPool(support.threads);
+      return { mod, ms: performance.now() - t, cpu: { threads: support.threads, singleThreadReason: null } };
+    } catch (e) {
+      reason = `the multi-threaded module did not start (${errorMessage(e)}; build it with scripts/build-wasm)`;
+      post({ type: "notice", message: `CPU: one thread, because ${reason}.` });
+    }
+  }
+  const single = await startRuntime(msg.pkgUrl);
+  return { ...single, cpu: { threads: 1, singleThreadReason: reason } };
+}
+
 async function handleLoad(msg: LoadMsg): Promise<void> {
   if (loadStarted) {
     post({ type: "error", id: null, stage: "load", message: "this worker already loaded a model", fatal: false });
@@ -110,9 +141,26 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
   const phase = (p: LoadPhase, extra: Partial<WorkerToPage & { type: "progress" }> = {}) =>
     post({ type: "progress", phase: p, loaded: 0, total: 0, fromCache: 0, filesDone: 0, filesTotal: 0, ...extra });
   try {
-    // The wasm module compiles while the weights download.
+    // Which backend: asked for, or probed now, so that the right module compiles while the weights
+    // download (WebGPU: www/pkg; the CPU: www/pkg-threads where possible).
+    let fallbackReason: string | null = msg.fallbackReason ?? null;
+    let probe: Awaited<ReturnType<typeof probeWebGpu>> | null = null;
+    if (msg.backend === "cpu") {
+      fallbackReason ??= "the CPU was requested with ?backend=cpu";
+    } else if (!msg.fallbackReason) {
+      probe = await probeWebGpu(scope.navigator);
+      if (!probe.ok) {
+        if (msg.backend === "webgpu") throw new Error(`WebGPU was requested with ?backend=webgpu, but ${probe.reason}`);
+        fallbackReason = probe.reason;
+      } else if (probe.software && msg.backend === "auto") {
+        fallbackReason = softwareAdapterReason(probe.adapter);
+      }
+    }
+    const tryWebGpu = fallbackReason === null && probe?.ok === true;
     phase("runtime");
-    const runtime = startRuntime(msg.pkgUrl);
+    const runtime: Promise<Runtime> = tryWebGpu
+      ? startRuntime(msg.pkgUrl).then((r) => ({ ...r, cpu: { threads: 1, singleThreadReason: "WebGPU's module" } }))
+      : startCpuRuntime(msg);
     runtime.catch(() => undefined); // reported where it is awaited
 
     phase("manifest");
@@ -169,43 +217,34 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
     const downloadMs = performance.now() - tDownload;
     if (storage && cache) await pruneWeightCaches(storage, new URL(msg.modelUrl).pathname, cacheName).catch(() => []);
 
-    const { mod, ms: runtimeMs } = await runtime;
+    const { mod, ms: runtimeMs, cpu } = await runtime;
     phase("init", { ...progress.snapshot() });
     const tInit = performance.now();
     let backend: Backend = "cpu";
-    let fallbackReason: string | null = msg.fallbackReason ?? null;
     let adapter: string | null = null;
-    if (msg.backend === "cpu") {
-      fallbackReason ??= "the CPU was requested with ?backend=cpu";
-    } else if (!msg.fallbackReason) {
-      const probe = await probeWebGpu(scope.navigator);
-      if (probe.ok && probe.software && msg.backend === "auto") {
-        fallbackReason = softwareAdapterReason(probe.adapter);
-      } else if (probe.ok) {
-        try {
-          model = await mod.AcdModel.load(text, names, contents, "webgpu");
-          backend = "webgpu";
-          adapter = probe.adapter;
-        } catch (e) {
-          const reason = `WebGPU init failed: ${errorMessage(e)}`;
-          if (isWasmTrap(e)) {
-            broken = reason;
-            post({
-              type: "error",
-              id: null,
-              stage: "load",
-              message: reason,
-              fatal: true,
-              retryOnCpu: msg.backend === "auto" ? reason : undefined,
-            });
-            return;
-          }
-          if (msg.backend === "webgpu") throw new Error(`${reason} (WebGPU was requested with ?backend=webgpu)`);
-          fallbackReason = reason;
+    if (tryWebGpu && probe?.ok) {
+      try {
+        model = await mod.AcdModel.load(text, names, contents, "webgpu");
+        backend = "webgpu";
+        adapter = probe.adapter;
+      } catch (e) {
+        const reason = `WebGPU init failed: ${errorMessage(e)}`;
+        if (isWasmTrap(e)) {
+          broken = reason;
+          post({
+            type: "error",
+            id: null,
+            stage: "load",
+            message: reason,
+            fatal: true,
+            retryOnCpu: msg.backend === "auto" ? reason : undefined,
+          });
+          return;
         }
-      } else {
-        if (msg.backend === "webgpu") throw new Error(`WebGPU was requested with ?backend=webgpu, but ${probe.reason}`);
-        fallbackReason = probe.reason;
+        if (msg.backend === "webgpu") throw new Error(`${reason} (WebGPU was requested with ?backend=webgpu)`);
+        // The CPU path of the module already running (single-threaded: it is the WebGPU one).
+        fallbackReason = reason;
+        cpu.singleThreadReason = "WebGPU failed after the module had started";
       }
     }
     if (!model) model = await mod.AcdModel.load(text, names, contents, "cpu");
@@ -221,6 +260,7 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
       backend,
       fallbackReason: backend === "cpu" ? fallbackReason : null,
       adapter,
+      cpu: backend === "cpu" ? cpu : null,
       timings: { runtimeMs, downloadMs, initMs, totalMs: performance.now() - t0 },
       cache: { filesFromCache, filesFetched, bytesFetched, cacheName: cache ? cacheName : null },
       bundle: { name: manifest.name, sha256: manifest.files[0].sha256.toLowerCase() },

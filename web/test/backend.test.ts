@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backendFromQuery, DEFAULT_MODEL, describeAdapter, modelFromQuery, probeWebGpu } from "../src/backend";
+import { backendFromQuery, cpuPathLabel, DEFAULT_MODEL, describeAdapter, modelFromQuery, probeWebGpu, threadSupport } from "../src/backend";
 
 describe("query parameters", () => {
   it("reads ?backend", () => {
@@ -38,5 +38,26 @@ describe("probeWebGpu", () => {
     const hw = await probeWebGpu({ gpu: { requestAdapter: async () => ({ info: { vendor: "nvidia", architecture: "hopper" } }) } });
     expect(hw).toEqual({ ok: true, adapter: "nvidia / hopper", software: false });
     expect(describeAdapter({})).toBe("unnamed adapter");
+  });
+});
+
+describe("the CPU path's threads", () => {
+  it("uses one worker per core where the page is cross-origin isolated, at most 16", () => {
+    expect(threadSupport({ crossOriginIsolated: true, navigator: { hardwareConcurrency: 2 } })).toEqual({ threads: 2, reason: null });
+    expect(threadSupport({ crossOriginIsolated: true, navigator: { hardwareConcurrency: 64 } }).threads).toBe(16);
+  });
+  it("runs one thread, and says why, without isolation or with one core", () => {
+    expect(threadSupport({ crossOriginIsolated: false, navigator: { hardwareConcurrency: 8 } })).toEqual({
+      threads: 1,
+      reason: expect.stringMatching(/not cross-origin isolated/),
+    });
+    expect(threadSupport({ navigator: { hardwareConcurrency: 8 } }).threads).toBe(1);
+    expect(threadSupport({ crossOriginIsolated: true, navigator: { hardwareConcurrency: 1 } }).reason).toMatch(/one core/);
+    expect(threadSupport({ crossOriginIsolated: true, navigator: {} }).reason).toMatch(/one core/);
+  });
+  it("labels the path with its threads and the reason for one", () => {
+    expect(cpuPathLabel({ threads: 4, singleThreadReason: null })).toBe("CPU (WebAssembly SIMD, 4 threads)");
+    expect(cpuPathLabel({ threads: 1, singleThreadReason: "no COOP" })).toBe("CPU (WebAssembly SIMD, 1 thread: no COOP)");
+    expect(cpuPathLabel(null)).toBe("CPU (WebAssembly SIMD, 1 thread)");
   });
 });

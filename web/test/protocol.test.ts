@@ -32,6 +32,8 @@ describe("message guards", () => {
   it("accepts the page's messages and nothing else", () => {
     expect(isPageToWorker({ type: "load", modelUrl: "u", pkgUrl: "p", backend: "auto" })).toBe(true);
     expect(isPageToWorker({ type: "load", modelUrl: "u", pkgUrl: "p", backend: "cpu", fallbackReason: "why" })).toBe(true);
+    expect(isPageToWorker({ type: "load", modelUrl: "u", pkgUrl: "p", pkgThreadsUrl: "t", backend: "cpu" })).toBe(true);
+    expect(isPageToWorker({ type: "load", modelUrl: "u", pkgUrl: "p", pkgThreadsUrl: 7, backend: "cpu" })).toBe(false);
     expect(isPageToWorker({ type: "load", modelUrl: "u", pkgUrl: "p", backend: "cuda" })).toBe(false);
     expect(isPageToWorker({ type: "detect", id: 1, image: new ArrayBuffer(3), category: "bottle" })).toBe(true);
     expect(isPageToWorker({ type: "detect", id: 1, image: new Uint8Array(3), category: "bottle" })).toBe(false);
@@ -41,6 +43,9 @@ describe("message guards", () => {
   it("accepts the worker's messages and checks result shapes", () => {
     expect(isWorkerToPage({ type: "progress", phase: "download", loaded: 1, total: 2, fromCache: 0, filesDone: 0, filesTotal: 1, file: "a" })).toBe(true);
     expect(isWorkerToPage({ type: "notice", message: "m" })).toBe(true);
+    expect(isWorkerToPage(ready("cpu"))).toBe(true);
+    expect(isWorkerToPage({ ...ready("cpu"), cpu: { threads: "2", singleThreadReason: null } })).toBe(false);
+    expect(isWorkerToPage({ ...ready("cpu"), cpu: undefined })).toBe(false);
     expect(isWorkerToPage({ type: "error", id: null, stage: "load", message: "m", fatal: false })).toBe(true);
     expect(isWorkerToPage({ type: "error", id: 3, stage: "detect", message: "m" })).toBe(false);
     expect(isWorkerToPage({ type: "result", id: 1, detection: detection(), workerMs: 5 })).toBe(true);
@@ -177,6 +182,7 @@ const ready = (backend = "webgpu") => ({
   backend,
   fallbackReason: null,
   adapter: null,
+  cpu: backend === "cpu" ? { threads: 2, singleThreadReason: null } : null,
   timings: { runtimeMs: 1, downloadMs: 1, initMs: 1, totalMs: 3 },
   cache: { filesFromCache: 0, filesFetched: 1, bytesFetched: 10, cacheName: "c" },
   bundle: { name: "demo", sha256: "ab".repeat(32) },

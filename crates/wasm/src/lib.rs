@@ -28,6 +28,9 @@
 //! - `detect()` calls on one model run one after the other (each waits for the previous one), so a
 //!   page may fire several without awaiting; `info()` and `categories()` never wait.
 
+#[cfg(feature = "webgpu")]
+mod webgpu;
+
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::rc::Rc;
@@ -38,10 +41,9 @@ use acd_core::reference::{
 use acd_core::weights::bundle::{load_bundle, parse_manifest, Manifest};
 use acd_core::{Detection, Detector};
 use burn::backend::flex::FlexDevice;
-use burn::backend::wgpu::{
-    graphics::AutoGraphicsApi, init_setup_async, RuntimeOptions, WgpuDevice,
-};
-use burn::backend::{Flex, Wgpu};
+use burn::backend::Flex;
+#[cfg(feature = "webgpu")]
+use burn::backend::Wgpu;
 use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
@@ -156,14 +158,6 @@ fn js_error(message: impl AsRef<str>) -> JsValue {
     js_sys::Error::new(message.as_ref()).into()
 }
 
-/// A message for a JS value thrown at us (an `Error`'s message, else its string form).
-fn describe(v: &JsValue) -> String {
-    if let Some(e) = v.dyn_ref::<js_sys::Error>() {
-        return String::from(e.message());
-    }
-    v.as_string().unwrap_or_else(|| format!("{v:?}"))
-}
-
 // ---- clock ---------------------------------------------------------------------------------
 
 thread_local! {
@@ -186,82 +180,10 @@ fn now_ms() -> f64 {
     .unwrap_or_else(js_sys::Date::now)
 }
 
-// ---- WebGPU device, once per page --------------------------------------------------------------
-
-thread_local! {
-    /// The promise of the one WebGPU initialisation of this page; every load awaits the same one.
-    static GPU_INIT: RefCell<Option<Promise>> = const { RefCell::new(None) };
-}
-
-/// Resolves to the adapter from `navigator.gpu.requestAdapter()`, or explains why there is none.
-async fn check_webgpu_adapter() -> Result<(), String> {
-    let global = js_sys::global();
-    let navigator = Reflect::get(&global, &"navigator".into()).unwrap_or(JsValue::UNDEFINED);
-    let gpu = if navigator.is_object() {
-        Reflect::get(&navigator, &"gpu".into()).unwrap_or(JsValue::UNDEFINED)
-    } else {
-        JsValue::UNDEFINED
-    };
-    if !gpu.is_object() {
-        return Err("WebGPU is not available: this browser has no navigator.gpu".into());
-    }
-    let request = Reflect::get(&gpu, &"requestAdapter".into())
-        .ok()
-        .and_then(|f| f.dyn_into::<Function>().ok())
-        .ok_or("WebGPU is not available: navigator.gpu.requestAdapter is not a function")?;
-    let promise = request.call0(&gpu).map_err(|e| {
-        format!(
-            "WebGPU is not available: requestAdapter failed: {}",
-            describe(&e)
-        )
-    })?;
-    let adapter = JsFuture::from(Promise::resolve(&promise))
-        .await
-        .map_err(|e| {
-            format!(
-                "WebGPU is not available: requestAdapter failed: {}",
-                describe(&e)
-            )
-        })?;
-    if adapter.is_null() || adapter.is_undefined() {
-        return Err("WebGPU is not available: no adapter".into());
-    }
-    Ok(())
-}
-
-/// The page's WebGPU device, initialised on first use.
-async fn webgpu_device() -> Result<WgpuDevice, JsValue> {
-    let pending = GPU_INIT.with(|cell| cell.borrow().clone());
-    let init = match pending {
-        Some(p) => p,
-        None => {
-            // Check the adapter before Burn's init, which panics (unrecoverably) without one.
-            // A failed check is not cached: a later load may try again.
-            check_webgpu_adapter().await.map_err(js_error)?;
-            // Another load may have started the init while we awaited the adapter.
-            GPU_INIT.with(|cell| {
-                cell.borrow_mut()
-                    .get_or_insert_with(|| {
-                        future_to_promise(async {
-                            init_setup_async::<AutoGraphicsApi>(
-                                &WgpuDevice::default(),
-                                RuntimeOptions::default(),
-                            )
-                            .await;
-                            Ok(JsValue::UNDEFINED)
-                        })
-                    })
-                    .clone()
-            })
-        }
-    };
-    JsFuture::from(init).await?;
-    Ok(WgpuDevice::default())
-}
-
 // ---- the model -----------------------------------------------------------------------------
 
 enum Engine {
+    #[cfg(feature = "webgpu")]
     Gpu(Detector<Wgpu>),
     Cpu(Detector<Flex>),
 }
@@ -270,6 +192,7 @@ enum Engine {
 macro_rules! on_engine {
     ($engine:expr, |$d:ident| $body:expr) => {
         match $engine {
+            #[cfg(feature = "webgpu")]
             Engine::Gpu($d) => $body,
             Engine::Cpu($d) => $body,
         }
@@ -416,6 +339,17 @@ fn detection_to_js(d: &Detection) -> JsValue {
     o.into()
 }
 
+impl AcdModel {
+    fn new(engine: Engine, manifest: Manifest, backend: &'static str) -> Self {
+        AcdModel {
+            engine: Rc::new(RefCell::new(engine)),
+            tail: RefCell::new(None),
+            manifest,
+            backend,
+        }
+    }
+}
+
 #[wasm_bindgen]
 impl AcdModel {
     /// Verifies and loads a bundle. `backend`: "webgpu" | "cpu". Rejects with an `Error` whose
@@ -446,37 +380,37 @@ impl AcdModel {
         }
         let manifest = parse_manifest(&manifest_json).map_err(|e| js_error(e.to_string()))?;
         // Get the device before copying the files in: a missing adapter fails fast.
+        #[cfg(feature = "webgpu")]
         let gpu = if backend == "webgpu" {
-            Some(webgpu_device().await?)
+            Some(webgpu::webgpu_device().await?)
         } else {
             None
         };
+        #[cfg(not(feature = "webgpu"))]
+        if backend == "webgpu" {
+            return Err(js_error(
+                "this model runtime is the multi-threaded CPU build, without WebGPU (load www/pkg for WebGPU)",
+            ));
+        }
         let files: HashMap<String, Vec<u8>> = file_names
             .into_iter()
             .zip(file_bytes.iter().map(|b| b.to_vec()))
             .collect();
         drop(file_bytes);
-        let engine = match gpu {
-            Some(device) => {
-                let bundle = load_bundle::<Wgpu>(&manifest, &files, &device)
-                    .map_err(|e| js_error(e.to_string()))?;
-                drop(files);
-                Engine::Gpu(Detector::from_bundle(bundle, device).with_clock(now_ms))
-            }
-            None => {
-                let device = FlexDevice;
-                let bundle = load_bundle::<Flex>(&manifest, &files, &device)
-                    .map_err(|e| js_error(e.to_string()))?;
-                drop(files);
-                Engine::Cpu(Detector::from_bundle(bundle, device).with_clock(now_ms))
-            }
-        };
-        Ok(AcdModel {
-            engine: Rc::new(RefCell::new(engine)),
-            tail: RefCell::new(None),
-            manifest,
-            backend,
-        })
+        #[cfg(feature = "webgpu")]
+        if let Some(device) = gpu {
+            let bundle = load_bundle::<Wgpu>(&manifest, &files, &device)
+                .map_err(|e| js_error(e.to_string()))?;
+            drop(files);
+            let engine = Engine::Gpu(Detector::from_bundle(bundle, device).with_clock(now_ms));
+            return Ok(AcdModel::new(engine, manifest, backend));
+        }
+        let device = FlexDevice;
+        let bundle =
+            load_bundle::<Flex>(&manifest, &files, &device).map_err(|e| js_error(e.to_string()))?;
+        drop(files);
+        let engine = Engine::Cpu(Detector::from_bundle(bundle, device).with_clock(now_ms));
+        Ok(AcdModel::new(engine, manifest, backend))
     }
 
     /// The bundle's description and the model's shape.
@@ -668,3 +602,8 @@ impl AcdModel {
         promise
     }
 }
+
+// `initThreadPool(n)`: starts n Web Workers sharing this module's memory, for rayon (burn-flex's
+// parallel matmul, attention and element-wise ops). Await it once after `init()`.
+#[cfg(feature = "threads")]
+pub use wasm_bindgen_rayon::init_thread_pool;
