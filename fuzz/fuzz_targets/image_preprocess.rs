@@ -1,3 +1,3 @@
 #![no_main]
-// Replayed on fuzz/corpus/image_preprocess/ by crates/core/tests/fuzz_corpus.rs (stable, CI).
-libfuzzer_sys::fuzz_target!(|data: &[u8]| acd_core::fuzz::image_preprocess(data));
+// Replayed on fuzz/corpus/image_preprocess/ by crates/fixture/tests/fuzz_corpus.rs (stable, CI).
+libfuzzer_sys::fuzz_target!(|data: &[u8]| acd_fixture::fuzz::image_preprocess(data));

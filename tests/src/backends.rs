@@ -5,11 +5,11 @@
 
 use std::collections::BTreeMap;
 
-use acd_cli::check_fixture::read_fixture;
-use acd_core::fixture::{check, Comparison, FixtureConfig};
 use acd_core::weights::load::load_acd_clip;
 use acd_core::weights::TensorStore;
 use acd_core::Detector;
+use acd_fixture::official::read_fixture;
+use acd_fixture::official::{check, Comparison, FixtureConfig};
 use burn::tensor::backend::Backend;
 
 use crate::official_fixture_dir;

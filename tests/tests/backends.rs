@@ -7,8 +7,8 @@
 //!
 //! `--nocapture` prints each backend's per-stage table (docs/parity.md records them).
 
-use acd_core::fixture::{compare, Comparison};
 use acd_core::weights::raw::RawTensor;
+use acd_fixture::official::{compare, Comparison};
 use acd_parity::backends::{cross_backend, per_stage, stage, DetectorOutput};
 
 /// The per-stage summary keeps the worst tensor of each stage, so one bad tensor cannot hide.

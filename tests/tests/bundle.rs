@@ -4,20 +4,19 @@
 
 use std::collections::HashMap;
 
-use acd_cli::check_fixture::read_fixture;
 use acd_core::clip::tokenizer::ClipTokenizer;
-use acd_core::detector::prompt_tokens;
-use acd_core::fixture::FixtureConfig;
 use acd_core::model::{AcdClip, TokenBatch};
+use acd_core::prompts::prompt_tokens;
 use acd_core::trace::Trace;
 use acd_core::weights::bundle::{
-    export_bundle, load_bundle, parse_manifest, sha256_hex, BundleError, CategoryEntry,
-    ExportOptions, Manifest, VOCAB_FILE,
+    export_bundle, load_bundle, load_bundle_checked, parse_manifest, sha256_hex, BundleError,
+    CategoryEntry, ExportOptions, FileCheck, Manifest, VOCAB_FILE,
 };
-use acd_core::weights::load::load_acd_clip;
+use acd_core::weights::load::{load_acd_clip, load_clip_only};
 use acd_core::weights::quantize::Precision;
 use acd_core::weights::TensorStore;
 use acd_core::Detector;
+use acd_fixture::official::{read_fixture, FixtureConfig};
 use acd_parity::official_fixture_dir;
 
 type Cpu = burn::backend::NdArray<f32>;
@@ -233,6 +232,12 @@ fn damaged_bundles_are_refused_naming_the_file() {
         .unwrap()
         .to_string();
     assert!(err.contains(&shard) && err.contains("1000 bytes"), "{err}");
+    // When the caller has checked the hashes (the page), sizes are still checked here.
+    let err = load_bundle_checked::<Cpu>(&m, &truncated, &device, FileCheck::SizeOnly)
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains(&shard) && err.contains("1000 bytes"), "{err}");
     let mut missing = files.clone();
     missing.remove("text.safetensors");
     let err = load_bundle::<Cpu>(&m, &missing, &device)
@@ -269,7 +274,7 @@ fn a_training_free_bundle_equals_the_direct_training_free_detector() {
         .model;
     cfg.adapter.n_groups = 1;
     let device = Default::default();
-    let model = acd_cli::model_source::clip_only_model::<Cpu>(&mut store(), &cfg, &device).unwrap();
+    let model = load_clip_only::<Cpu>(&mut store(), &cfg, true, &device).unwrap();
     let mut direct = Detector::training_free(model.clone(), cfg.clone(), device);
     let (normal, abnormal) = dark_bottle_prompts();
     let emb = acd_core::training_free::class_embedding(

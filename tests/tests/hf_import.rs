@@ -7,12 +7,12 @@
 use acd_core::clip::text::TextTower;
 use acd_core::clip::vision::VisionTower;
 use acd_core::config::ClipConfig;
-use acd_core::fixture::{compare, Comparison};
 use acd_core::model::TokenBatch;
 use acd_core::weights::load::{infer_clip_config, load_text, load_vision};
 use acd_core::weights::raw::RawTensor;
 use acd_core::weights::TensorStore;
 use acd_core::Activation;
+use acd_fixture::official::{compare, Comparison};
 use acd_parity::reference_dir;
 use burn::tensor::{Int, Tensor, TensorData};
 use safetensors::tensor::Dtype;

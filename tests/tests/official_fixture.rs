@@ -1,7 +1,7 @@
 //! `acd check-fixture` on the official-code fixture (config A), on the CPU backend: every tensor of
 //! io.safetensors is compared (or listed as not applicable) and all pass.
 
-use acd_cli::check_fixture::read_fixture;
+use acd_fixture::official::read_fixture;
 use acd_parity::backends::fixture_check_passes;
 use acd_parity::official_fixture_dir;
 
@@ -42,10 +42,10 @@ fn official_fixture_passes_on_cpu() {
 /// silently wrong model).
 #[test]
 fn missing_or_misshapen_weights_name_the_key() {
-    use acd_core::fixture::FixtureConfig;
     use acd_core::weights::load::load_acd_clip;
     use acd_core::weights::raw::RawTensor;
     use acd_core::weights::TensorStore;
+    use acd_fixture::official::FixtureConfig;
 
     let files = read_fixture(&official_fixture_dir()).unwrap();
     let store = TensorStore::from_safetensors(&files.weights)

@@ -144,7 +144,7 @@ fn positional_embedding_resize_matches_pytorch_antialiased_bicubic() {
         let expected = &f32s[&format!("{case}.out")];
         let to_grid = ((expected.shape[0] - 1) as f64).sqrt() as usize;
         let ours = resize_positional_embedding(input, to_grid).unwrap();
-        let c = acd_core::fixture::compare(case, &ours, expected, None);
+        let c = acd_fixture::official::compare(case, &ours, expected, None);
         eprintln!(
             "{case}: max_abs {:.3e} max_rel {:.3e}",
             c.max_abs, c.max_rel

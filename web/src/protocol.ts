@@ -5,111 +5,31 @@
 // Everything crossing the boundary is checked with the guards below, so a malformed message is
 // reported instead of crashing either side.
 //
-// The types of the wasm module's results (ModelInfo, Detection, ReferenceInfo, DomainCheck,
-// Threshold, Calibration) are declared here once, by hand, matching `AcdInfo`, `AcdDetection`,
-// `AcdReferenceInfo`, `AcdDomainCheck`, `AcdThreshold` and `AcdCalibration` of
-// www/pkg/acd_wasm.d.ts (the TS section of crates/wasm/src/lib.rs); wasm-types.ts uses these.
+// The types of the wasm module's results are declared once, in acd-types.ts (which crates/wasm also
+// puts into www/pkg/acd_wasm.d.ts); the page's names for them (ModelInfo, Detection, …) follow.
+
+import type { AcdCalibration, AcdDetection, AcdDomainCheck, AcdInfo, AcdReferenceInfo, AcdThreshold } from "./acd-types";
 
 /** What the page asks for: "auto" tries WebGPU and falls back to the CPU, the others are strict. */
 export type BackendRequest = "auto" | "webgpu" | "cpu";
 export type Backend = "webgpu" | "cpu";
 
-/** `AcdModel.info()` of the wasm module. */
-export interface ModelInfo {
-  name: string;
-  description: string;
-  trainedOn: string | null;
-  untrained: boolean;
+/** `AcdModel.info()`; the fields added since the first module are optional, so that an older www/pkg
+ * still loads (the guards below and the page treat them as absent). */
+export type ModelInfo = Omit<AcdInfo, "backend" | "trainingFree" | "references" | "calibrations"> & {
   backend: Backend;
-  imageSize: number;
-  mapSize: number;
-  nGroups: number;
-  grid: number;
-  precision: string;
-  categories: string[];
-  hasTextTower: boolean;
-  /** CLIP alone, no adapters (`acd export --training-free`); absent in older modules. */
-  trainingFree?: boolean;
-  backbone: string;
-  /** The bundle's own reference memories by category; absent in older modules. */
-  references?: Record<string, ReferenceInfo>;
-  /** The bundle's calibrated thresholds by category (`acd calibrate`); absent in older modules. */
-  calibrations?: Record<string, Calibration>;
-}
-
-/** `AcdThreshold`: the threshold a detection is judged by, and where it came from. */
-export interface Threshold {
-  /** Image score at or above which the image is anomalous. */
-  image: number;
-  /** Map value at or above which a pixel is inside the outline. */
-  pixel: number;
-  /** From a calibration that holds for this detection's scores (the memory in use). */
-  calibrated: boolean;
-  /** In words, e.g. "calibrated on 200 normal images at a 1% false-positive rate" or "default 0.5, not calibrated". */
-  source: string;
-}
-
-/** `AcdCalibration`: a category's calibration stored in the bundle (`acd calibrate`). */
-export interface Calibration {
-  imageThreshold: number;
-  pixelThreshold: number;
-  /** "target_fpr" | "f1_max" */
-  method: string;
-  /** The false-positive rate calibrated at (method target_fpr), else null. */
-  targetFpr: number | null;
-  normalImages: number;
-  anomalousImages: number;
-  /** Calibrated with the bundle's own reference memory (it holds only while that memory is in use). */
-  withReference: boolean;
-  /** In words, e.g. "calibrated on 200 normal images at a 1% false-positive rate". */
-  source: string;
-}
-
-/** `AcdReferenceInfo`: a normal-reference memory (few-shot mode). */
-export interface ReferenceInfo {
-  /** Normal images the memory was built from. */
-  images: number;
-  /** Patches kept per visual group (after the coreset). */
-  patches: number[];
-  /** "bundle": shipped in the model bundle; "page": built in this browser from the user's images. */
-  source: "bundle" | "page";
-  /** Used for the out-of-domain check only: the score and map are the zero-shot ones (absent: false). */
-  domainOnly?: boolean;
-}
-
-/** `AcdDomainCheck`: is the image within what the model knows for the category? */
-export interface DomainCheck {
-  /** Fraction of the image's patches farther from every reference patch than the memory's normal limit. */
-  farFraction: number;
-  /** The limit on farFraction above which the image is outside what the model knows. */
-  limit: number;
-  /** farFraction > limit: the page shows "Outside what this model knows for <category>" instead of a verdict. */
-  outside: boolean;
-}
-
-/** `AcdModel.detect()` of the wasm module. */
-export interface Detection {
-  score: number;
-  pCls: number;
-  width: number;
-  height: number;
-  /** width × height, row-major, in [0, 1] */
-  map: Float32Array;
-  mapSize: number;
-  modelMap: Float32Array;
-  grid: number;
-  /** N maps, grid², in [0, 1] */
-  groupMaps: Float32Array[];
-  /** N arrays of length 2N: [level j][normal, abnormal] */
-  gateWeights: Float32Array[];
-  timings: { decodeMs: number; textMs: number; forwardMs: number; postprocessMs: number };
-  /** The reference memory used for this detection, null when none (absent in older modules). */
+} & Partial<Pick<AcdInfo, "trainingFree" | "references" | "calibrations">>;
+export type Threshold = AcdThreshold;
+export type Calibration = AcdCalibration;
+/** `domainOnly` absent (older modules) means false. */
+export type ReferenceInfo = Omit<AcdReferenceInfo, "domainOnly"> & Partial<Pick<AcdReferenceInfo, "domainOnly">>;
+export type DomainCheck = AcdDomainCheck;
+/** `AcdModel.detect()`; `reference`, `domain` and `threshold` are absent in older modules. */
+export type Detection = Omit<AcdDetection, "reference" | "domain" | "threshold"> & {
   reference?: ReferenceInfo | null;
-  /** null when the category has no memory, so there is nothing to compare with (absent in older modules). */
   domain?: DomainCheck | null;
-  /** The threshold to judge the score and outline the map by (absent in older modules: the page's default, not calibrated). */
   threshold?: Threshold;
-}
+};
 
 export interface CategoryInfo {
   key: string;

@@ -1,16 +1,8 @@
 // The shape of www/pkg/acd_wasm.js (crates/wasm, built by scripts/build-wasm). It is imported at
 // run time from its URL, not bundled, so the page builds without it. The result types are
-// declared once, in protocol.ts, under the page's names (the module's in the aliases below).
+// declared once, in acd-types.ts; protocol.ts gives them the page's names.
 
-import type { Calibration, Detection, DomainCheck, ModelInfo, ReferenceInfo, Threshold } from "./protocol";
-
-/** The module's names (www/pkg/acd_wasm.d.ts) of the result types. */
-export type AcdInfo = ModelInfo;
-export type AcdDetection = Detection;
-export type AcdReferenceInfo = ReferenceInfo;
-export type AcdDomainCheck = DomainCheck;
-export type AcdThreshold = Threshold;
-export type AcdCalibration = Calibration;
+import type { Detection, ModelInfo, ReferenceInfo } from "./protocol";
 
 export interface AcdModelLike {
   /** The bundle's facts, with its reference memories and calibrated thresholds by category. */
@@ -36,7 +28,8 @@ export interface AcdWasmModule {
   /** wasm-bindgen's init: fetches and instantiates acd_wasm_bg.wasm next to the JS file. */
   default: (options?: unknown) => Promise<unknown>;
   AcdModel: {
-    load(manifestJson: string, fileNames: string[], fileBytes: Uint8Array[], backend: "webgpu" | "cpu"): Promise<AcdModelLike>;
+    /** `hashesChecked`: every file's SHA-256 was checked against the manifest already (by getVerifiedFile), so the module does not hash them again. */
+    load(manifestJson: string, fileNames: string[], fileBytes: Uint8Array[], backend: "webgpu" | "cpu", hashesChecked?: boolean): Promise<AcdModelLike>;
   };
   /** Only in the multi-threaded CPU module (www/pkg-threads): starts `threads` Web Workers sharing
    * its memory (wasm-bindgen-rayon). */

@@ -224,7 +224,7 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
     let adapter: string | null = null;
     if (tryWebGpu && probe?.ok) {
       try {
-        model = await mod.AcdModel.load(text, names, contents, "webgpu");
+        model = await mod.AcdModel.load(text, names, contents, "webgpu", true);
         backend = "webgpu";
         adapter = probe.adapter;
       } catch (e) {
@@ -247,7 +247,7 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
         cpu.singleThreadReason = "WebGPU failed after the module had started";
       }
     }
-    if (!model) model = await mod.AcdModel.load(text, names, contents, "cpu");
+    if (!model) model = await mod.AcdModel.load(text, names, contents, "cpu", true);
     const initMs = performance.now() - tInit;
 
     const info = model.info();

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use acd_core::anomaly_map::MapOperators;
 use acd_core::config::{presets, AcdClipConfig, Activation, AdapterConfig, Domain};
-use acd_core::fusion_gateway::MapOperators;
 use acd_core::model::{AcdClip, PredictOptions};
 use acd_core::nn::l2_normalize;
 use acd_core::trace::Trace;

@@ -1,11 +1,9 @@
 //! `acd check-fixture DIR`: one line per compared tensor, then `N passed, M failed`.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use acd_core::fixture::{check, FixtureFiles};
-use anyhow::Context;
+use acd_fixture::official::{check, read_fixture};
 
 use crate::backend::BackendKind;
 
@@ -16,30 +14,6 @@ pub struct Args {
     /// Where to run: flex (the CPU default: gemm matmul, all cores), ndarray (CPU), wgpu, cuda.
     #[arg(long, value_enum, default_value = "flex")]
     pub backend: BackendKind,
-}
-
-pub fn read_fixture(dir: &std::path::Path) -> anyhow::Result<FixtureFiles> {
-    let read = |name: &str| {
-        std::fs::read(dir.join(name))
-            .with_context(|| format!("reading {}", dir.join(name).display()))
-    };
-    let mut images = BTreeMap::new();
-    if let Ok(entries) = std::fs::read_dir(dir.join("images")) {
-        for e in entries.flatten() {
-            if e.path().is_file() {
-                images.insert(
-                    e.file_name().to_string_lossy().into_owned(),
-                    std::fs::read(e.path())?,
-                );
-            }
-        }
-    }
-    Ok(FixtureFiles {
-        config_json: String::from_utf8(read("config.json")?).context("config.json is not UTF-8")?,
-        weights: read("weights.safetensors")?,
-        io: read("io.safetensors")?,
-        images,
-    })
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {

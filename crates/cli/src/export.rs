@@ -4,15 +4,16 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use acd_core::clip::tokenizer::{ClipTokenizer, CONTEXT_LENGTH};
+use acd_core::clip::tokenizer::ClipTokenizer;
 use acd_core::config::presets;
-use acd_core::model::{AcdClip, TokenBatch};
-use acd_core::prompts::{dataset_classes, sentences, Category, OBJECT};
-use acd_core::trace::Trace;
+use acd_core::model::AcdClip;
+use acd_core::prompts::{
+    dataset_classes, embed_category, prompt_tokens_for_name, Category, OBJECT,
+};
 use acd_core::weights::bundle::{
     export_bundle, CategoryEntry, ExportOptions, DEFAULT_MAX_SHARD_BYTES,
 };
-use acd_core::weights::load::load_acd_clip;
+use acd_core::weights::load::{load_acd_clip, load_clip_only};
 use acd_core::weights::quantize::Precision;
 use anyhow::{bail, Context};
 use burn::tensor::backend::Backend;
@@ -264,7 +265,7 @@ fn build_bundle(
         if args.model.training_free {
             training_free = true;
             (
-                model_source::clip_only_model::<B>(&mut store, &cfg, &device)?,
+                load_clip_only::<B>(&mut store, &cfg, true, &device)?,
                 cfg,
                 false,
             )
@@ -279,25 +280,9 @@ fn build_bundle(
     let tokenizer = ClipTokenizer::new();
     let mut cats = Vec::new();
     for entry in categories(&args)? {
-        let (n, a) = sentences(&entry.real_name);
-        let rows = |s: &[String]| {
-            s.iter()
-                .map(|t| tokenizer.tokenize(t, CONTEXT_LENGTH))
-                .collect::<Result<Vec<_>, _>>()
-        };
-        let (normal, abnormal) = (TokenBatch::new(&rows(&n)?), TokenBatch::new(&rows(&a)?));
-        let emb = if training_free {
-            let text = model
-                .text
-                .as_ref()
-                .context("the CLIP weights have no text tower")?;
-            acd_core::training_free::class_embedding(text, &normal, &abnormal, &device)
-                .unsqueeze::<3>()
-        } else {
-            model
-                .class_embedding(&cfg, &normal, &abnormal, &device, &mut Trace::off())
-                .with_context(|| format!("embedding category {:?}", entry.key))?
-        };
+        let prompts = prompt_tokens_for_name(&tokenizer, &entry.real_name)?;
+        let emb = embed_category(&model, &cfg, training_free, &prompts, &device)
+            .with_context(|| format!("embedding category {:?}", entry.key))?;
         cats.push((entry, emb));
     }
     let options = ExportOptions {

@@ -2,12 +2,14 @@
 
 use std::path::{Path, PathBuf};
 
-use acd_core::fixture::FixtureConfig;
+use acd_fixture::official::{read_fixture, FixtureConfig};
 use std::collections::HashMap;
 
 use acd_core::weights::bundle::{load_bundle, parse_manifest, Manifest};
 use acd_core::weights::checkpoint::read_checkpoint_meta;
-use acd_core::weights::load::{infer_adapter_config, infer_clip_config, load_acd_clip};
+use acd_core::weights::load::{
+    infer_adapter_config, infer_clip_config, load_acd_clip, load_clip_only,
+};
 use acd_core::weights::TensorStore;
 use acd_core::Detector;
 use acd_core::{AcdClipConfig, Activation, Domain};
@@ -116,7 +118,7 @@ pub fn detector<B: Backend>(source: Source, device: B::Device) -> anyhow::Result
             Detector::new(model, cfg, device)
         }
         Source::TrainingFree(cfg, mut store) => {
-            let model = clip_only_model::<B>(&mut store, &cfg, &device)?;
+            let model = load_clip_only::<B>(&mut store, &cfg, true, &device)?;
             Detector::training_free(model, cfg, device)
         }
         Source::Bundle(manifest, files) => {
@@ -127,7 +129,7 @@ pub fn detector<B: Backend>(source: Source, device: B::Device) -> anyhow::Result
 
 pub fn load(args: &ModelArgs) -> anyhow::Result<(AcdClipConfig, TensorStore)> {
     if let Some(dir) = &args.fixture {
-        let files = crate::check_fixture::read_fixture(dir)?;
+        let files = read_fixture(dir)?;
         let store = TensorStore::from_safetensors(&files.weights)?.finish();
         let fc = FixtureConfig::parse(&files.config_json, &store)?;
         if !fc.has_adapters {
@@ -245,20 +247,4 @@ fn load_checkpoint_file(
         store.extend(read_store(clip)?);
     }
     Ok((meta.config, store.finish()))
-}
-
-/// The CLIP towers without adapters (training-free mode).
-pub fn clip_only_model<B: Backend>(
-    store: &mut TensorStore,
-    cfg: &AcdClipConfig,
-    device: &B::Device,
-) -> anyhow::Result<acd_core::AcdClip<B>> {
-    use acd_core::model::{AcdClip, ImageAdapter};
-    use acd_core::weights::load::{load_text, load_vision};
-    Ok(AcdClip {
-        vision: load_vision(store, &cfg.clip, device)?,
-        text: Some(load_text(store, &cfg.clip, device)?),
-        image_adapter: ImageAdapter::empty(),
-        text_adapter: None,
-    })
 }

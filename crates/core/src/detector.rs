@@ -5,14 +5,14 @@ use std::collections::HashMap;
 
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
+use crate::anomaly_map::MapOperators;
 use crate::calibration::{threshold_for, Calibration, Threshold};
-use crate::clip::tokenizer::{ClipTokenizer, CONTEXT_LENGTH};
+use crate::clip::tokenizer::ClipTokenizer;
 use crate::config::AcdClipConfig;
 use crate::error::Error;
-use crate::fusion_gateway::MapOperators;
-use crate::model::{AcdClip, PredictOptions, TokenBatch};
+use crate::model::{AcdClip, PredictOptions};
 use crate::preprocess::{decode_image, normalize, resize_rgb, DecodeLimits, RgbImage};
-use crate::prompts::{sentences, Category};
+use crate::prompts::{embed_category, prompt_tokens, Category};
 use crate::reference::memory::{ImageFeatures, ReferenceError};
 use crate::reference::scoring::{far_fraction, reference_anomaly};
 use crate::reference::{
@@ -171,14 +171,14 @@ impl<B: Backend> Detector<B> {
             (None, None) => return Err(Error::UnknownCategory(category.to_string())),
             (None, Some(_)) => return Err(Error::NoVocabulary(category.to_string())),
         };
-        let (n, a) = prompt_tokens(tokenizer, category)?;
-        let emb = if self.training_free {
-            let text = self.model.text.as_ref().ok_or(Error::NoTextTower)?;
-            crate::training_free::class_embedding(text, &n, &a, &self.device).unsqueeze::<3>()
-        } else {
-            self.model
-                .class_embedding(&self.config, &n, &a, &self.device, &mut Trace::off())?
-        };
+        let prompts = prompt_tokens(tokenizer, category)?;
+        let emb = embed_category(
+            &self.model,
+            &self.config,
+            self.training_free,
+            &prompts,
+            &self.device,
+        )?;
         self.text_cache.insert(cat.key(), emb.clone());
         Ok(emb)
     }
@@ -685,24 +685,6 @@ impl<B: Backend> Detector<B> {
         det.timings.postprocess_ms += (self.clock)() - t2;
         Ok(det)
     }
-}
-
-/// The tokenised prompt ensembles (normal, abnormal) of a category: a dataset class (with its
-/// real name), `object`, or free text (docs/model.md §3.2, §3.4).
-pub fn prompt_tokens(
-    tokenizer: &ClipTokenizer,
-    category: &str,
-) -> Result<(TokenBatch, TokenBatch), Error> {
-    let cat = Category::parse(category);
-    let (normal, abnormal) = sentences(cat.real_name());
-    let tok = |s: &[String]| -> Result<TokenBatch, Error> {
-        let rows = s
-            .iter()
-            .map(|t| tokenizer.tokenize(t, CONTEXT_LENGTH))
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(TokenBatch::new(&rows))
-    };
-    Ok((tok(&normal)?, tok(&abnormal)?))
 }
 
 /// Fills `image_map` at the original image's size.

@@ -3,16 +3,13 @@
 //! backend choice: it takes bytes and tensors and returns results, natively and in wasm.
 
 pub mod adapters;
+pub mod anomaly_map;
 pub mod calibration;
 pub mod clip;
 pub mod config;
 pub mod detector;
 pub mod error;
-#[cfg(all(feature = "torch", feature = "tokenizer"))]
-pub mod fixture;
 pub mod fusion_gateway;
-#[cfg(all(feature = "torch", feature = "tokenizer"))]
-pub mod fuzz;
 pub mod model;
 pub mod nn;
 pub mod preprocess;

@@ -9,10 +9,11 @@ use crate::adapters::blend::{blend, norm_match};
 use crate::adapters::conv_lora::{ConvLoraAdapter, FoldedConvLora};
 use crate::adapters::heads::{project_tokens, ProjectionMlp};
 use crate::adapters::text_lora::TextLora;
+use crate::anomaly_map::{fuse_score, MapOperators};
 use crate::clip::text::{gather_rows, TextTower};
 use crate::clip::vision::VisionTower;
 use crate::config::AcdClipConfig;
-use crate::fusion_gateway::{self as dfg, Gate, MapOperators};
+use crate::fusion_gateway::{self as dfg, Gate};
 use crate::nn::{l2_normalize, LayerNorm};
 use crate::trace::Trace;
 
@@ -326,8 +327,7 @@ impl<B: Backend> AcdClip<B> {
         let cls = cls_sum.expect("at least one group") / n as f64;
         trace.record(|| "det.cls_logits_mean".into(), &cls);
         let p_cls = softmax(cls, 1).narrow(1, 1, 1).squeeze_dim::<1>(1);
-        let (score, pixel_max) =
-            dfg::fuse_score(p_cls.clone(), map.clone(), cfg.domain.score_weight());
+        let (score, pixel_max) = fuse_score(p_cls.clone(), map.clone(), cfg.domain.score_weight());
         trace.record(|| "output.anomaly_map".into(), &map);
         trace.record(|| "output.image_score_softmax".into(), &p_cls);
         trace.record(|| "output.pixel_max".into(), &pixel_max);

@@ -1,5 +1,14 @@
 //! Prompt ensembles and the hand-written class "real names" of the official `dataset/info.py`
-//! (docs/model.md §3.2–3.4), and how a user's category string becomes the name put into prompts.
+//! (docs/model.md §3.2–3.4), how a user's category string becomes the name put into prompts, and
+//! from there its tokens and class embedding (used by the detector, `acd export` and training).
+
+use burn::tensor::{backend::Backend, Tensor};
+
+use crate::clip::tokenizer::{ClipTokenizer, CONTEXT_LENGTH};
+use crate::config::AcdClipConfig;
+use crate::model::{AcdClip, TokenBatch};
+use crate::trace::Trace;
+use crate::Error;
 
 /// Normal states (3) and abnormal states (5); `{}` is the real name.
 pub const NORMAL_STATES: [&str; 3] = ["{}", "a {}", "the {}"];
@@ -199,5 +208,48 @@ mod tests {
             Category::Custom("rusty gear".into())
         );
         assert_eq!(Category::parse("01").real_name(), BTAD[0].1);
+    }
+}
+
+/// The tokenised prompt ensembles (normal, abnormal) of a class's real name.
+pub fn prompt_tokens_for_name(
+    tokenizer: &ClipTokenizer,
+    real_name: &str,
+) -> Result<(TokenBatch, TokenBatch), Error> {
+    let (normal, abnormal) = sentences(real_name);
+    let tok = |s: &[String]| -> Result<TokenBatch, Error> {
+        let rows = s
+            .iter()
+            .map(|t| tokenizer.tokenize(t, CONTEXT_LENGTH))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TokenBatch::new(&rows))
+    };
+    Ok((tok(&normal)?, tok(&abnormal)?))
+}
+
+/// The tokenised prompt ensembles of a user's category: a dataset class (with its real name),
+/// `object`, or free text (docs/model.md §3.2, §3.4).
+pub fn prompt_tokens(
+    tokenizer: &ClipTokenizer,
+    category: &str,
+) -> Result<(TokenBatch, TokenBatch), Error> {
+    prompt_tokens_for_name(tokenizer, Category::parse(category).real_name())
+}
+
+/// A category's class embedding from its prompt tokens: ACD-CLIP's `[N, D_text, 2]` through the text
+/// LoRA adapters (docs/model.md §3.3), or, for plain CLIP (`training_free`), CLIP's projected
+/// `[1, D, 2]`.
+pub fn embed_category<B: Backend>(
+    model: &AcdClip<B>,
+    config: &AcdClipConfig,
+    training_free: bool,
+    (normal, abnormal): &(TokenBatch, TokenBatch),
+    device: &B::Device,
+) -> Result<Tensor<B, 3>, Error> {
+    if training_free {
+        let text = model.text.as_ref().ok_or(Error::NoTextTower)?;
+        Ok(crate::training_free::class_embedding(text, normal, abnormal, device).unsqueeze::<3>())
+    } else {
+        model.class_embedding(config, normal, abnormal, device, &mut Trace::off())
     }
 }

@@ -12,9 +12,9 @@
 use burn::tensor::activation::{sigmoid, softmax};
 use burn::tensor::{backend::Backend, Tensor};
 
+use crate::anomaly_map::{fuse_score, MapOperators};
 use crate::clip::text::TextTower;
 use crate::clip::vision::VisionTower;
-use crate::fusion_gateway::{fuse_score, MapOperators};
 use crate::model::TokenBatch;
 use crate::nn::l2_normalize;
 

@@ -3,14 +3,14 @@
 //! 2-channel blur → upsample → mean → softmax (docs/model.md §4.3), on randomly initialised models
 //! of several shapes.
 
+use acd_core::anomaly_map::MapOperators;
 use acd_core::clip::tokenizer::ClipTokenizer;
 use acd_core::config::{
     AcdClipConfig, Activation, AdapterConfig, ClipConfig, ConfigError, Domain, TextConfig,
     VisionConfig,
 };
-use acd_core::detector::prompt_tokens;
-use acd_core::fusion_gateway::MapOperators;
 use acd_core::model::{AcdClip, PredictOptions};
+use acd_core::prompts::prompt_tokens;
 use acd_core::trace::Trace;
 use burn::tensor::{Distribution, Tensor};
 

@@ -5,10 +5,10 @@
 
 use std::collections::HashMap;
 
+use acd_core::anomaly_map::MapOperators;
 use acd_core::clip::tokenizer::ClipTokenizer;
-use acd_core::detector::prompt_tokens;
-use acd_core::fusion_gateway::MapOperators;
 use acd_core::model::{PredictOptions, TokenBatch, VisionFeatures};
+use acd_core::prompts::prompt_tokens;
 use acd_core::trace::Trace;
 use acd_core::{AcdClip, AcdClipConfig};
 use burn::module::{Module, Param, ParamId};

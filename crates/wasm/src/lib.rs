@@ -38,7 +38,7 @@ use std::rc::Rc;
 use acd_core::reference::{
     BuildOptions, ReferenceInfo, ReferenceMemory, ReferenceSource, MAX_PAGE_REFERENCE_IMAGES,
 };
-use acd_core::weights::bundle::{load_bundle, parse_manifest, Manifest};
+use acd_core::weights::bundle::{load_bundle_checked, parse_manifest, FileCheck, Manifest};
 use acd_core::{Detection, Detector};
 use burn::backend::flex::FlexDevice;
 use burn::backend::Flex;
@@ -48,111 +48,9 @@ use js_sys::{Array, Float32Array, Function, Object, Promise, Reflect, Uint8Array
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
+// The result types, declared once for the module and the page (web/src/acd-types.ts).
 #[wasm_bindgen(typescript_custom_section)]
-const TS_TYPES: &'static str = r#"
-/** What `AcdModel.info()` returns. */
-export interface AcdInfo {
-  name: string;
-  description: string;
-  trainedOn: string | null;
-  /** Random or untrained weights: never present such a model as a detector. */
-  untrained: boolean;
-  backend: "webgpu" | "cpu";
-  /** Side of the square model input (pixels). */
-  imageSize: number;
-  /** Side of the model-size anomaly map. */
-  mapSize: number;
-  nGroups: number;
-  /** Patches per side of the vision grid. */
-  grid: number;
-  precision: string;
-  categories: string[];
-  hasTextTower: boolean;
-  /** CLIP alone, no adapters (`acd export --training-free`). */
-  trainingFree: boolean;
-  /** e.g. "ViT width 1024 · 24 layers · patch 14 · 518 px" */
-  backbone: string;
-  /** The bundle's own normal-reference memories by category. */
-  references: Record<string, AcdReferenceInfo>;
-  /** The bundle's calibrated thresholds by category (`acd calibrate`). */
-  calibrations: Record<string, AcdCalibration>;
-}
-
-/** A normal-reference memory (few-shot mode). */
-export interface AcdReferenceInfo {
-  /** Normal images it was built from. */
-  images: number;
-  /** Patches kept per level (after the coreset). */
-  patches: number[];
-  /** "bundle": shipped in the model bundle; "page": built in this browser from the user's images. */
-  source: "bundle" | "page";
-  /** Used for the out-of-domain check only: the score and map are the zero-shot ones. */
-  domainOnly: boolean;
-}
-
-/** The out-of-domain check of one image against the category's memory. */
-export interface AcdDomainCheck {
-  /** Fraction of the image's patches farther from every reference patch than the memory's normal limit. */
-  farFraction: number;
-  /** Above this fraction the image is outside what the model knows. */
-  limit: number;
-  /** farFraction > limit: say "outside what this model knows for <category>" instead of a verdict. */
-  outside: boolean;
-}
-
-/** What `AcdModel.detect()` resolves to. */
-export interface AcdDetection {
-  /** Fused image score in [0, 1]. */
-  score: number;
-  /** Classifier probability before fusion with the map maximum. */
-  pCls: number;
-  width: number;
-  height: number;
-  /** Abnormal probability at the image's own size, width × height, row-major. */
-  map: Float32Array;
-  mapSize: number;
-  /** The same map at model size, mapSize², row-major. */
-  modelMap: Float32Array;
-  grid: number;
-  /** Per group: abnormal probability at grid size, grid², row-major. */
-  groupMaps: Float32Array[];
-  /** Per group: gate weights N × 2, row-major [level][normal, abnormal]. */
-  gateWeights: Float32Array[];
-  timings: { decodeMs: number; textMs: number; forwardMs: number; postprocessMs: number };
-  /** The memory used for this detection (its score and map include it unless domainOnly), or null. */
-  reference: AcdReferenceInfo | null;
-  /** The out-of-domain check; null when the category has no memory (nothing to compare with). */
-  domain: AcdDomainCheck | null;
-  /** The threshold to judge the score and outline the map by, and where it came from. */
-  threshold: AcdThreshold;
-}
-
-/** A decision threshold: calibrated (`acd calibrate`) when the calibration holds for the memory in use. */
-export interface AcdThreshold {
-  /** Image score at or above which the image is anomalous. */
-  image: number;
-  /** Map value at or above which a pixel is inside the outline. */
-  pixel: number;
-  calibrated: boolean;
-  /** In words, e.g. "calibrated on 200 normal images at a 1% false-positive rate" or "default 0.5, not calibrated". */
-  source: string;
-}
-
-/** A category's calibration stored in the bundle. */
-export interface AcdCalibration {
-  imageThreshold: number;
-  pixelThreshold: number;
-  /** "target_fpr" | "f1_max" */
-  method: string;
-  targetFpr: number | null;
-  normalImages: number;
-  anomalousImages: number;
-  /** Calibrated with the bundle's own reference memory (it holds only while that memory is in use). */
-  withReference: boolean;
-  /** In words. */
-  source: string;
-}
-"#;
+const TS_TYPES: &'static str = include_str!("../../../web/src/acd-types.ts");
 
 fn js_error(message: impl AsRef<str>) -> JsValue {
     js_sys::Error::new(message.as_ref()).into()
@@ -355,13 +253,22 @@ impl AcdModel {
     /// Verifies and loads a bundle. `backend`: "webgpu" | "cpu". Rejects with an `Error` whose
     /// message names the problem (bad manifest, missing file, wrong size or checksum, no WebGPU
     /// adapter: "WebGPU is not available: no adapter", so that the page can fall back to "cpu").
+    /// `hashesChecked: true` says the caller has checked every file's SHA-256 against this manifest
+    /// (the page's worker does while downloading); sizes are checked either way.
     pub async fn load(
         #[wasm_bindgen(js_name = manifestJson)] manifest_json: String,
         #[wasm_bindgen(js_name = fileNames)] file_names: Vec<String>,
         #[wasm_bindgen(js_name = fileBytes)] file_bytes: Vec<Uint8Array>,
         backend: String,
+        #[wasm_bindgen(js_name = hashesChecked)] hashes_checked: Option<bool>,
     ) -> Result<AcdModel, JsValue> {
         console_error_panic_hook::set_once();
+        // The page's worker checks every file's SHA-256 (WebCrypto) as it downloads: no second pass.
+        let check = if hashes_checked == Some(true) {
+            FileCheck::SizeOnly
+        } else {
+            FileCheck::Sha256
+        };
         let backend: &'static str = match backend.trim().to_ascii_lowercase().as_str() {
             "webgpu" | "gpu" | "wgpu" => "webgpu",
             "cpu" | "ndarray" => "cpu",
@@ -399,15 +306,15 @@ impl AcdModel {
         drop(file_bytes);
         #[cfg(feature = "webgpu")]
         if let Some(device) = gpu {
-            let bundle = load_bundle::<Wgpu>(&manifest, &files, &device)
+            let bundle = load_bundle_checked::<Wgpu>(&manifest, &files, &device, check)
                 .map_err(|e| js_error(e.to_string()))?;
             drop(files);
             let engine = Engine::Gpu(Detector::from_bundle(bundle, device).with_clock(now_ms));
             return Ok(AcdModel::new(engine, manifest, backend));
         }
         let device = FlexDevice;
-        let bundle =
-            load_bundle::<Flex>(&manifest, &files, &device).map_err(|e| js_error(e.to_string()))?;
+        let bundle = load_bundle_checked::<Flex>(&manifest, &files, &device, check)
+            .map_err(|e| js_error(e.to_string()))?;
         drop(files);
         let engine = Engine::Cpu(Detector::from_bundle(bundle, device).with_clock(now_ms));
         Ok(AcdModel::new(engine, manifest, backend))

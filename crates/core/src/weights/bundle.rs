@@ -25,7 +25,7 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::load::load_acd_clip;
+use super::load::{load_acd_clip, load_clip_only};
 use super::quantize::{decode, encode, Encoded, Precision};
 use super::raw::RawTensor;
 use super::store::TensorStore;
@@ -369,10 +369,28 @@ pub fn parse_manifest(json: &str) -> Result<Manifest, BundleError> {
     Ok(m)
 }
 
+/// How much of each file `load_bundle_checked` verifies against the manifest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileCheck {
+    /// Presence, size and SHA-256.
+    Sha256,
+    /// Presence and size only: the caller has checked every file's SHA-256 against this manifest
+    /// already (the page's worker does, with WebCrypto, as it downloads), so it is not hashed twice.
+    SizeOnly,
+}
+
 /// Checks that every file of the manifest is present with its size and SHA-256.
 pub fn verify_files(
     manifest: &Manifest,
     files: &HashMap<String, Vec<u8>>,
+) -> Result<(), BundleError> {
+    check_files(manifest, files, FileCheck::Sha256)
+}
+
+fn check_files(
+    manifest: &Manifest,
+    files: &HashMap<String, Vec<u8>>,
+    check: FileCheck,
 ) -> Result<(), BundleError> {
     for entry in &manifest.files {
         let bytes = files
@@ -387,7 +405,7 @@ pub fn verify_files(
                 found: bytes.len() as u64,
             });
         }
-        if !sha256_hex(bytes).eq_ignore_ascii_case(&entry.sha256) {
+        if check == FileCheck::Sha256 && !sha256_hex(bytes).eq_ignore_ascii_case(&entry.sha256) {
             return Err(BundleError::Checksum {
                 file: entry.file.clone(),
             });
@@ -589,27 +607,27 @@ fn read_references(
     Ok(out)
 }
 
-/// Verifies and loads a bundle from its files (name → bytes).
+/// Verifies (sizes and SHA-256) and loads a bundle from its files (name → bytes).
 pub fn load_bundle<B: Backend>(
     manifest: &Manifest,
     files: &HashMap<String, Vec<u8>>,
     device: &B::Device,
 ) -> Result<Bundle<B>, BundleError> {
-    verify_files(manifest, files)?;
+    load_bundle_checked(manifest, files, device, FileCheck::Sha256)
+}
+
+/// Loads a bundle after checking its files as `check` says.
+pub fn load_bundle_checked<B: Backend>(
+    manifest: &Manifest,
+    files: &HashMap<String, Vec<u8>>,
+    device: &B::Device,
+    check: FileCheck,
+) -> Result<Bundle<B>, BundleError> {
+    check_files(manifest, files, check)?;
     let cfg = &manifest.config;
     let mut store = read_weights(manifest, files)?;
     let model = if manifest.training_free {
-        // CLIP alone: the towers with their projection heads, no adapters.
-        crate::model::AcdClip {
-            vision: super::load::load_vision(&mut store, &cfg.clip, device)?,
-            text: if manifest.has_text_tower {
-                Some(super::load::load_text(&mut store, &cfg.clip, device)?)
-            } else {
-                None
-            },
-            image_adapter: crate::model::ImageAdapter::empty(),
-            text_adapter: None,
-        }
+        load_clip_only::<B>(&mut store, cfg, manifest.has_text_tower, device)?
     } else {
         load_acd_clip::<B>(&mut store, cfg, manifest.has_text_tower, device)?.fold()
     };

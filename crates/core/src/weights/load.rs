@@ -317,6 +317,26 @@ pub fn load_text_adapter<B: Backend>(
     Ok(ad)
 }
 
+/// CLIP alone (the training-free mode): the towers with their projection heads, no adapters.
+/// `with_text`: also the text tower (needed to embed categories).
+pub fn load_clip_only<B: Backend>(
+    store: &mut TensorStore,
+    cfg: &AcdClipConfig,
+    with_text: bool,
+    device: &B::Device,
+) -> Result<AcdClip<B>, WeightError> {
+    Ok(AcdClip {
+        vision: load_vision(store, &cfg.clip, device)?,
+        text: if with_text {
+            Some(load_text(store, &cfg.clip, device)?)
+        } else {
+            None
+        },
+        image_adapter: ImageAdapter::empty(),
+        text_adapter: None,
+    })
+}
+
 /// The whole model. `with_text`: also load the text tower and text adapters (needed to embed
 /// categories; a bundle with precomputed embeddings can skip them).
 pub fn load_acd_clip<B: Backend>(
