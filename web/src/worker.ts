@@ -102,6 +102,25 @@ async function startRuntime(pkgUrl: string): Promise<{ mod: AcdWasmModule; ms: n
   }
 }
 
+/** How long the CPU module's worker pool may take to start (it takes well under a second). */
+const THREAD_POOL_START_MS = 30_000;
+
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} within ${ms / 1000} s`)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
 interface Runtime {
   mod: AcdWasmModule;
   ms: number;
@@ -120,7 +139,9 @@ async function startCpuRuntime(msg: LoadMsg): Promise<Runtime> {
       const mod = (await import(/* @vite-ignore */ msg.pkgThreadsUrl)) as AcdWasmModule;
       await mod.default();
       if (!mod.initThreadPool) throw new Error("it has no initThreadPool");
-      await mod.initThreadPool(support.threads);
+      // wasm-bindgen-rayon waits for every pool worker's "ready" and never hears of one that failed
+      // to start: without a limit a broken pool would hang the load instead of falling back.
+      await withTimeout(mod.initThreadPool(support.threads), THREAD_POOL_START_MS, "its worker pool did not start");
       return { mod, ms: performance.now() - t, cpu: { threads: support.threads, singleThreadReason: null } };
     } catch (e) {
       reason = `the multi-threaded module did not start (${errorMessage(e)}; build it with scripts/build-wasm)`;

@@ -165,6 +165,13 @@ pub enum ConfigError {
     },
     #[error("{0} must be positive")]
     NotPositive(&'static str),
+    #[error("the text tower has vocabulary size {vocab_size} and context length {context_length}; CLIP's tokenizer needs at least {needed_vocab} and {needed_context}, so it cannot embed a category")]
+    TextTowerTooSmall {
+        vocab_size: usize,
+        context_length: usize,
+        needed_vocab: usize,
+        needed_context: usize,
+    },
 }
 
 impl ClipConfig {

@@ -4,7 +4,7 @@
 
 use burn::tensor::{backend::Backend, Tensor};
 
-use crate::clip::tokenizer::{ClipTokenizer, CONTEXT_LENGTH};
+use crate::clip::tokenizer::{ClipTokenizer, CONTEXT_LENGTH, VOCAB_SIZE};
 use crate::config::AcdClipConfig;
 use crate::model::{AcdClip, TokenBatch};
 use crate::trace::Trace;
@@ -246,6 +246,18 @@ pub fn embed_category<B: Backend>(
     (normal, abnormal): &(TokenBatch, TokenBatch),
     device: &B::Device,
 ) -> Result<Tensor<B, 3>, Error> {
+    // Token ids index the token embedding and the prompt length slices the positional one: a text
+    // config smaller than the tokenizer's (a hostile or mistaken bundle) must fail here, not there.
+    let t = &config.clip.text;
+    if t.vocab_size < VOCAB_SIZE || t.context_length < CONTEXT_LENGTH {
+        return Err(crate::config::ConfigError::TextTowerTooSmall {
+            vocab_size: t.vocab_size,
+            context_length: t.context_length,
+            needed_vocab: VOCAB_SIZE,
+            needed_context: CONTEXT_LENGTH,
+        }
+        .into());
+    }
     if training_free {
         let text = model.text.as_ref().ok_or(Error::NoTextTower)?;
         Ok(crate::training_free::class_embedding(text, normal, abnormal, device).unsqueeze::<3>())

@@ -1,6 +1,7 @@
 //! Weight files that lie: declared sizes larger than the file or than memory, shapes that do not
 //! match their bytes, unknown manifest versions. Each is refused with an error that names the
-//! problem (and the file), before anything is allocated at the declared size.
+//! problem (and the file), before anything is allocated at the declared size; and a text tower
+//! smaller than the tokenizer, refused when it is asked to embed free text.
 
 use std::collections::HashMap;
 
@@ -177,4 +178,34 @@ fn a_declared_size_the_file_does_not_have_names_the_file_before_hashing() {
         }
         other => panic!("{other:?}"),
     }
+}
+
+/// A model whose text tower is smaller than CLIP's tokenizer (a hostile or mistaken bundle: its
+/// weights and config agree, so loading accepts it) refuses free text with an error naming the
+/// sizes, instead of indexing past its embedding tables (a panic; a trap in the page).
+#[test]
+fn a_text_tower_smaller_than_the_tokenizer_refuses_free_text() {
+    use acd_core::{AcdClip, Detector};
+    type B = burn::backend::NdArray<f32>;
+    let mut cfg = acd_core::config::presets::tiny(32);
+    cfg.clip.text.vocab_size = 1000;
+    cfg.clip.text.context_length = 16;
+    let device = Default::default();
+    let model = AcdClip::<B>::new(&cfg, &device);
+    let mut det = Detector::new(model, cfg, device);
+    let png = {
+        let mut out = std::io::Cursor::new(Vec::new());
+        image::RgbImage::from_pixel(32, 32, image::Rgb([120, 90, 60]))
+            .write_to(&mut out, image::ImageFormat::Png)
+            .unwrap();
+        out.into_inner()
+    };
+    let err = det
+        .detect(&png, "a scratched metal plate")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("vocabulary size 1000") && err.contains("context length 16"),
+        "{err}"
+    );
 }

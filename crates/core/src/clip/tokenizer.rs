@@ -63,7 +63,7 @@ const MAX_VOCAB_TEXT_BYTES: u64 = 16 << 20;
 /// Merges used by CLIP: `merges[1:49152-256-2+1]` in the reference.
 const NUM_MERGES: usize = 49152 - 256 - 2;
 /// 256 byte symbols, 256 end-of-word byte symbols, the merges, 2 special tokens.
-const VOCAB_SIZE: usize = 512 + NUM_MERGES + 2;
+pub const VOCAB_SIZE: usize = 512 + NUM_MERGES + 2;
 const SOT_TEXT: &str = "<|startoftext|>";
 const EOT_TEXT: &str = "<|endoftext|>";
 const END_OF_WORD: &str = "</w>";
