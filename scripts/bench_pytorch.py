@@ -12,7 +12,9 @@ measures, the same way:
   built (``/proc/self/clear_refs`` 5, as ``acd bench`` does), so both peaks cover the same thing.
 
 Only the vision tower is built (no text tower), as ``acd bench`` drops its text tower before it
-resets the peak. Prints one JSON object.
+resets the peak. With ``--device cuda`` the tower runs on the GPU (float32, PyTorch's default
+matmul precision, each timing ended by ``torch.cuda.synchronize()``) and the peak is the GPU
+memory PyTorch allocated during inference. Prints one JSON object.
 """
 
 import argparse
@@ -48,6 +50,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=1)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--batch", type=int, default=4)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     args = ap.parse_args()
 
     import torch
@@ -62,17 +65,25 @@ def main():
     t = time.perf_counter()
     # erf GELU (quick_gelu False), as the official ACD-CLIP code and `acd bench` run it.
     visual = _build_vision_tower(cfg["embed_dim"], vision_cfg, quick_gelu=False).eval()
+    visual = visual.to(args.device)
+    cuda = args.device == "cuda"
+    if cuda:
+        torch.cuda.synchronize()
     build_ms = (time.perf_counter() - t) * 1e3
     params = sum(p.numel() for p in visual.parameters())
     resident = status_mib("VmRSS:")
     peak_is_inference_only = reset_peak()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
 
     def forward(batch):
-        x = torch.randn(batch, 3, args.image_size, args.image_size)
+        x = torch.randn(batch, 3, args.image_size, args.image_size, device=args.device)
+        if cuda:
+            torch.cuda.synchronize()
         t = time.perf_counter()
         with torch.inference_mode():
             y = visual(x)
-        _ = y.sum().item()
+        _ = y.sum().item()  # waits for the device
         return (time.perf_counter() - t) * 1e3
 
     first = forward(1)
@@ -88,6 +99,7 @@ def main():
         "image_size": args.image_size,
         "vision_params": params,
         "threads": torch.get_num_threads(),
+        "device": torch.cuda.get_device_name() if cuda else "cpu",
         "versions": {"torch": torch.__version__, "open_clip": open_clip.__version__},
         # the instruction set PyTorch's CPU kernels dispatch to (e.g. AVX2, AVX512)
         "cpu_capability": torch.backends.cpu.get_cpu_capability(),
@@ -99,6 +111,7 @@ def main():
         "peak_rss_mib": status_mib("VmHWM:"),
         "peak_rss_covers": "inference (reset after building the model)" if peak_is_inference_only else "the whole process",
         "ru_maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "gpu_peak_allocated_mib": torch.cuda.max_memory_allocated() / 2**20 if cuda else None,
     }))
 
 

@@ -5,7 +5,8 @@
 // For each backend of ACD_E2E_BACKENDS (default webgpu,cpu): a fresh browser loads the page with
 // ?backend=..., then detects one sample image ACD_BENCH_RUNS times (default 5). "cpu" runs the
 // multi-threaded module (the test server is cross-origin isolated); "cpu-1thread" the same page from
-// a server without COOP/COEP, so the single-threaded module. Recorded: the page's
+// a server without COOP/COEP and with ?sw=0 (the service worker would add them), so the
+// single-threaded module. Recorded: the page's
 // own ready timings (wasm runtime, download, model init), the first detection and the later ones
 // (the worker's decode / text / forward / post-process split and the wall time seen by the test).
 import { writeFileSync } from "node:fs";
@@ -47,10 +48,11 @@ describe.skipIf(!out)("browser timings", () => {
     const s = await Session.open({ webgpu: true });
     try {
       const t0 = performance.now();
-      await s.goto(`${plain?.url ?? baseUrl}?model=${model}&backend=${single ? "cpu" : backend}`);
+      await s.goto(`${plain?.url ?? baseUrl}?model=${model}&backend=${single ? "cpu&sw=0" : backend}`);
       const ready = await s.waitReady(1_800_000);
       const loadMs = performance.now() - t0;
       expect(ready.backend).toBe(single ? "cpu" : backend);
+      if (single) expect(ready.cpu?.threads).toBe(1);
       const detections: Detection[] = [];
       for (let i = 0; i <= runs; i++) {
         const t = performance.now();

@@ -317,11 +317,11 @@ describe("choosing the backend", () => {
 });
 
 describe("served without cross-origin isolation (a static host that sets no headers)", () => {
-  it("runs the single-threaded CPU module, says why, and still detects", async () => {
+  it("without the service worker: runs the single-threaded CPU module, says why, and still detects", async () => {
     const { server, url } = await serve({ root: www, port: 0, quiet: true, isolated: false });
     const s = await Session.open({ webgpu: false });
     try {
-      await s.goto(`${url}?model=${model}&backend=cpu`);
+      await s.goto(`${url}?model=${model}&backend=cpu&sw=0`);
       const r = await s.waitReady();
       expect(r.backend).toBe("cpu");
       expect(r.cpu?.threads).toBe(1);
@@ -332,6 +332,69 @@ describe("served without cross-origin isolation (a static host that sets no head
     } finally {
       await s.close();
       await new Promise((ok) => server.close(ok));
+    }
+  });
+
+  it("with the service worker: it adds COOP/COEP, the page reloads once, and the CPU path gets its threads", async () => {
+    const { server, url } = await serve({ root: www, port: 0, quiet: true, isolated: false });
+    const s = await Session.open({ webgpu: false });
+    try {
+      await s.goto(`${url}?model=${model}&backend=cpu`);
+      // The first document is not isolated; the reload under the worker's control is.
+      await expect
+        .poll(() => s.page.evaluate(() => window.crossOriginIsolated).catch(() => false), { timeout: 120_000, interval: 250 })
+        .toBe(true);
+      const r = await s.waitReady();
+      expect(await s.page.evaluate(() => navigator.serviceWorker.controller !== null)).toBe(true);
+      expect(await s.page.evaluate(() => sessionStorage.getItem("acd-isolation-reload"))).toBeNull();
+      expect(r.backend).toBe("cpu");
+      const cores = await s.page.evaluate(() => navigator.hardwareConcurrency);
+      if (cores >= 2) {
+        expect(r.cpu?.threads).toBe(Math.min(cores, 16));
+        expect(s.requests.some((u) => u.includes("/pkg-threads/"))).toBe(true);
+      } else {
+        expect(r.cpu?.singleThreadReason).toMatch(/one core/);
+      }
+      expect((await s.clickSample("grid-hole.png")).ok).toBe(true);
+    } finally {
+      await s.close();
+      await new Promise((ok) => server.close(ok));
+    }
+  });
+});
+
+describe("a large bundle (?confirm-mb=0 makes every bundle large)", () => {
+  it("asks first, with the size and the speed measured here; 'Not now' downloads nothing; 'Download it now' loads", async () => {
+    const s = await Session.open({ webgpu: false });
+    const shardRequests = () => s.requests.filter((u) => u.includes(`/models/${model}/`) && u.endsWith(".safetensors"));
+    try {
+      await s.goto(`${baseUrl}?model=${model}&backend=cpu&confirm-mb=0`);
+      await s.page.waitForSelector("#download-confirm:not([hidden])", { timeout: 120_000 });
+      const m = await s.page.evaluate(() => (window as any).__acd.confirmDownload);
+      expect(m.bytes).toBeGreaterThan(0);
+      expect(m.bytes).toBe(m.totalBytes); // nothing cached yet
+      expect(m.backend).toBe("cpu");
+      expect(m.estimate.gflop).toBeGreaterThan(0);
+      expect(m.estimate.gflopPerSecond).toBeGreaterThan(0.1);
+      expect(m.estimate.ms).toBeCloseTo((m.estimate.gflop / m.estimate.gflopPerSecond) * 1e3, 3);
+      expect(await s.page.locator("#download-confirm-text").innerText()).toMatch(
+        /^This model needs a download of [\d.]+ [kM]B\. One detection is [\d.]+ GFLOP; the CPU \(\d+ threads?\) did [\d.]+ GFLOP\/s here just now, so each detection will take at least/,
+      );
+      expect(shardRequests()).toEqual([]);
+
+      await s.page.click("#download-no");
+      await s.page.waitForFunction(() => (window as any).__acd.state === "declined");
+      expect(await s.page.locator("#status-text").innerText()).toBe("The model was not downloaded.");
+      expect(shardRequests()).toEqual([]);
+
+      await s.page.click("#download-yes");
+      const r = await s.waitReady();
+      expect(r.backend).toBe("cpu");
+      expect(shardRequests().length).toBeGreaterThan(0);
+      expect(await s.page.locator("#download-confirm").isHidden()).toBe(true);
+      expect((await s.clickSample("grid-hole.png")).ok).toBe(true);
+    } finally {
+      await s.close();
     }
   });
 });

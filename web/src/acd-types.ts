@@ -104,3 +104,14 @@ export interface AcdCalibration {
   /** In words. */
   source: string;
 }
+
+/** `estimateDetection(manifestJson, backend)`: one detection's arithmetic (acd_core::cost) and this
+ * device's speed on the backend, measured just now with a short matrix product. */
+export interface AcdEstimate {
+  /** FLOP of one detection, in 10⁹ */
+  gflop: number;
+  /** measured matrix-product speed, 10⁹ FLOP per second */
+  gflopPerSecond: number;
+  /** gflop / gflopPerSecond, in milliseconds: a lower bound (the other operations add ~10–30 %) */
+  ms: number;
+}

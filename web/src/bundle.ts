@@ -298,6 +298,17 @@ async function keep(deps: FileDeps, url: string, entry: BundleFileEntry, bytes: 
   }
 }
 
+/** Bytes still to download: the files the cache holds no copy of (a copy that turns out bad is
+ * found, and fetched, later by getVerifiedFile). Without a cache, every file. */
+export async function bytesToFetch(files: BundleFileEntry[], modelUrl: string, cache: CacheLike | null): Promise<number> {
+  let bytes = 0;
+  for (const entry of files) {
+    const hit = cache ? await cache.match(fileUrl(modelUrl, entry.file)).catch(() => undefined) : undefined;
+    if (!hit) bytes += entry.bytes;
+  }
+  return bytes;
+}
+
 /**
  * A verified copy of one bundle file: from the cache when it holds a good copy, else downloaded
  * (and then cached). A bad copy is evicted and fetched once more; a second failure throws.

@@ -6,6 +6,7 @@ import {
   errorMessage,
   isWorkerToPage,
   type BackendRequest,
+  type ConfirmDownloadMsg,
   type ErrorMsg,
   type NoticeMsg,
   type ProgressMsg,
@@ -31,6 +32,8 @@ export interface ClientOptions {
   /** The multi-threaded CPU module, tried where the page is cross-origin isolated. */
   pkgThreadsUrl?: string;
   backend: BackendRequest;
+  /** Ask before downloading more than this many bytes (the confirmDownload event); absent: never. */
+  confirmAboveBytes?: number;
 }
 
 export interface ClientEvents {
@@ -42,6 +45,8 @@ export interface ClientEvents {
   detectError(id: number, message: string): void;
   /** the worker is being replaced (why); a new load follows */
   restart(reason: string): void;
+  /** A large download waits for decideDownload(); without this handler it goes ahead. */
+  confirmDownload?(m: ConfirmDownloadMsg): void;
 }
 
 export const MAX_RESTARTS = 2;
@@ -51,6 +56,8 @@ export class ModelClient {
   private nextId = 1;
   private restarts = 0;
   private ready = false;
+  /** The user agreed to download this bundle once: a restarted worker does not ask again. */
+  private downloadAgreed = false;
   /** detect ids sent to the current worker and not answered yet */
   private readonly inFlight = new Set<number>();
   /** reference requests sent to the current worker and not answered yet */
@@ -79,7 +86,8 @@ export class ModelClient {
     w.onmessageerror = () => {
       if (w === this.worker) this.events.loadError("a message from the model worker could not be read");
     };
-    const { modelUrl, pkgUrl, pkgThreadsUrl } = this.options;
+    const { modelUrl, pkgUrl, pkgThreadsUrl, confirmAboveBytes } = this.options;
+    const ask = confirmAboveBytes !== undefined && !this.downloadAgreed && this.events.confirmDownload !== undefined;
     w.postMessage({
       type: "load",
       modelUrl,
@@ -87,7 +95,22 @@ export class ModelClient {
       ...(pkgThreadsUrl ? { pkgThreadsUrl } : {}),
       backend,
       ...(fallbackReason ? { fallbackReason } : {}),
+      ...(ask ? { confirmAboveBytes } : {}),
     });
+  }
+
+  /** The answer to a confirmDownload: go ahead, or stop loading (a load error DOWNLOAD_DECLINED). */
+  decideDownload(proceed: boolean): void {
+    if (proceed) this.downloadAgreed = true;
+    this.worker?.postMessage({ type: "downloadDecision", proceed });
+  }
+
+  /** After a declined download: load again, without asking. */
+  downloadAnyway(): void {
+    this.downloadAgreed = true;
+    this.worker?.terminate();
+    this.worker = null;
+    this.start();
   }
 
   /** Sends an image; returns its id (results for older ids can be ignored by the caller). */
@@ -166,6 +189,10 @@ export class ModelClient {
         break;
       case "notice":
         this.events.notice(m);
+        break;
+      case "confirmDownload":
+        if (this.events.confirmDownload) this.events.confirmDownload(m);
+        else this.decideDownload(true);
         break;
       case "ready":
         this.ready = true;

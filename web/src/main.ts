@@ -4,14 +4,18 @@ import "./style.css";
 import { backendFromQuery, cpuPathLabel, modelFromQuery } from "./backend";
 import { ModelClient, type WorkerLike } from "./client";
 import { turboGradientCss } from "./colormap";
+import { isolateWithServiceWorker } from "./isolation";
+import { confirmAboveFromQuery, largeDownloadText } from "./large-download";
 import { areaFraction } from "./outline";
 import { OverlayView } from "./overlay";
 import { renderGates, renderGroupMaps, renderModelCard } from "./panels";
 import { formatBytes, formatProgress } from "./progress";
 import {
+  DOWNLOAD_DECLINED,
   errorMessage,
   MAX_REFERENCE_IMAGES,
   type CategoryInfo,
+  type ConfirmDownloadMsg,
   type Detection,
   type DomainCheck,
   type ModelInfo,
@@ -83,6 +87,10 @@ const ui = {
   refStatus: $("ref-status"),
   refForget: $<HTMLButtonElement>("ref-forget"),
   offlineNote: $("offline-note"),
+  downloadConfirm: $("download-confirm"),
+  downloadText: $("download-confirm-text"),
+  downloadYes: $<HTMLButtonElement>("download-yes"),
+  downloadNo: $<HTMLButtonElement>("download-no"),
 };
 
 interface CurrentImage {
@@ -113,6 +121,8 @@ interface DebugHook {
   refRestored: number;
   /** the threshold in use for the verdict (image) and the outline (pixel), null before any */
   threshold: AppliedThreshold | null;
+  /** the last question before a large download */
+  confirmDownload: ConfirmDownloadMsg | null;
 }
 
 const debug: DebugHook = {
@@ -131,6 +141,7 @@ const debug: DebugHook = {
   refEvents: 0,
   refRestored: 0,
   threshold: null,
+  confirmDownload: null,
 };
 (window as unknown as { __acd: DebugHook }).__acd = debug;
 
@@ -163,7 +174,7 @@ let refBusy = false;
 let readyGeneration = 0;
 let storePromise: Promise<ReferenceStore | null> | null = null;
 let storeProblem: string | null = null;
-function setState(s: "loading" | "ready" | "busy" | "failed"): void {
+function setState(s: "loading" | "ready" | "busy" | "failed" | "declined"): void {
   document.body.dataset.state = s;
   debug.state = s;
 }
@@ -200,14 +211,35 @@ if (modelWarning) showNotice(modelWarning);
 const modelUrl = new URL(`models/${model}/`, document.baseURI).href;
 const pkgUrl = new URL("pkg/acd_wasm.js", document.baseURI).href;
 const pkgThreadsUrl = new URL("pkg-threads/acd_wasm.js", document.baseURI).href;
+const { bytes: confirmAboveBytes, warning: confirmWarning } = confirmAboveFromQuery(query);
+if (confirmWarning) showNotice(confirmWarning);
 
 const client = new ModelClient(
-  { modelUrl, pkgUrl, pkgThreadsUrl, backend },
+  { modelUrl, pkgUrl, pkgThreadsUrl, backend, confirmAboveBytes },
   {
     progress: onProgress,
     notice: (m) => showNotice(m.message),
     ready: onReady,
+    confirmDownload: (m) => {
+      debug.confirmDownload = m;
+      ui.progress.hidden = true;
+      ui.statusText.textContent = "Download the model?";
+      ui.statusDetail.textContent = "";
+      ui.downloadText.textContent = largeDownloadText(m);
+      ui.downloadYes.textContent = "Download";
+      ui.downloadNo.hidden = false;
+      ui.downloadConfirm.hidden = false;
+      ui.downloadYes.focus();
+    },
     loadError: (message) => {
+      if (message === DOWNLOAD_DECLINED) {
+        setState("declined");
+        ui.statusText.textContent = "The model was not downloaded.";
+        ui.downloadYes.textContent = "Download it now";
+        ui.downloadNo.hidden = true;
+        ui.downloadConfirm.hidden = false;
+        return;
+      }
       loadFailed = true;
       setState("failed");
       ui.progress.hidden = true;
@@ -821,6 +853,21 @@ ui.refDropzone.addEventListener("keydown", (e) => {
   }
 });
 ui.refForget.addEventListener("click", () => void forgetReference());
+ui.downloadYes.addEventListener("click", () => {
+  ui.downloadConfirm.hidden = true;
+  ui.progress.hidden = false;
+  ui.statusText.textContent = "Loading the model…";
+  if (debug.state === "declined") {
+    setState("loading");
+    client.downloadAnyway();
+  } else {
+    client.decideDownload(true);
+  }
+});
+ui.downloadNo.addEventListener("click", () => {
+  ui.downloadConfirm.hidden = true;
+  client.decideDownload(false);
+});
 
 // ---- start -----------------------------------------------------------------------------------
 
@@ -829,17 +876,46 @@ view.setOpacity(Number(ui.opacity.value));
 view.setThreshold(Number(ui.threshold.value));
 setState("loading");
 updateReferenceStatus();
-client.start();
 
 // Offline: a small service worker keeps the page, the runtime and the samples; the worker keeps
-// the weights in the Cache API. ?sw=0 turns it off (for debugging).
-if ("serviceWorker" in navigator && new URLSearchParams(query).get("sw") !== "0") {
-  navigator.serviceWorker
-    .register(new URL("sw.js", document.baseURI).href, { scope: "./" })
-    .then(() => {
+// the weights in the Cache API. It also adds the COOP/COEP headers a static host leaves out, so the
+// CPU path gets its threads (isolation.ts). ?sw=0 turns it off (for debugging).
+const serviceWorkerAllowed = "serviceWorker" in navigator && new URLSearchParams(query).get("sw") !== "0";
+function registerServiceWorker(): Promise<unknown> {
+  return navigator.serviceWorker.register(new URL("sw.js", document.baseURI).href, { scope: "./" }).then(
+    (registration) => {
       ui.offlineNote.textContent = "Once loaded, it also works offline.";
-    })
-    .catch(() => {
+      return registration;
+    },
+    (err: unknown) => {
       ui.offlineNote.textContent = "";
-    });
+      throw err;
+    },
+  );
+}
+
+let storage: Storage | null = null;
+try {
+  storage = window.sessionStorage;
+} catch {
+  storage = null; // storage blocked (e.g. a sandboxed frame)
+}
+const reloading = await isolateWithServiceWorker(
+  {
+    crossOriginIsolated: window.crossOriginIsolated,
+    isSecureContext: window.isSecureContext,
+    serviceWorkerAllowed,
+    controlled: serviceWorkerAllowed && navigator.serviceWorker.controller !== null,
+    storage,
+  },
+  registerServiceWorker,
+  {
+    onControllerChange: (listener) => navigator.serviceWorker.addEventListener("controllerchange", listener),
+    reload: () => window.location.reload(),
+  },
+);
+if (!reloading) {
+  client.start();
+  // (registering again when isolateWithServiceWorker already did is harmless: the same worker)
+  if (serviceWorkerAllowed) registerServiceWorker().catch(() => undefined);
 }

@@ -8,7 +8,15 @@
 // The types of the wasm module's results are declared once, in acd-types.ts (which crates/wasm also
 // puts into www/pkg/acd_wasm.d.ts); the page's names for them (ModelInfo, Detection, …) follow.
 
-import type { AcdCalibration, AcdDetection, AcdDomainCheck, AcdInfo, AcdReferenceInfo, AcdThreshold } from "./acd-types";
+import type {
+  AcdCalibration,
+  AcdDetection,
+  AcdDomainCheck,
+  AcdEstimate,
+  AcdInfo,
+  AcdReferenceInfo,
+  AcdThreshold,
+} from "./acd-types";
 
 /** What the page asks for: "auto" tries WebGPU and falls back to the CPU, the others are strict. */
 export type BackendRequest = "auto" | "webgpu" | "cpu";
@@ -24,6 +32,7 @@ export type Calibration = AcdCalibration;
 /** `domainOnly` absent (older modules) means false. */
 export type ReferenceInfo = Omit<AcdReferenceInfo, "domainOnly"> & Partial<Pick<AcdReferenceInfo, "domainOnly">>;
 export type DomainCheck = AcdDomainCheck;
+export type DetectionEstimate = AcdEstimate;
 /** `AcdModel.detect()`; `reference`, `domain` and `threshold` are absent in older modules. */
 export type Detection = Omit<AcdDetection, "reference" | "domain" | "threshold"> & {
   reference?: ReferenceInfo | null;
@@ -50,6 +59,17 @@ export interface LoadMsg {
   backend: BackendRequest;
   /** Set when the page restarts the worker on the CPU after WebGPU broke it: shown as the reason. */
   fallbackReason?: string;
+  /** Ask the page (confirmDownload) before downloading more than this many bytes; absent: never. */
+  confirmAboveBytes?: number;
+}
+
+/** The load error's message when the page declined the download. */
+export const DOWNLOAD_DECLINED = "the download was declined";
+
+/** The page's answer to confirmDownload. */
+export interface DownloadDecisionMsg {
+  type: "downloadDecision";
+  proceed: boolean;
 }
 
 export interface DetectMsg {
@@ -83,7 +103,7 @@ export interface ClearReferenceMsg {
 }
 
 export type ReferenceRequest = BuildReferenceMsg | SetReferenceMsg | ClearReferenceMsg;
-export type PageToWorker = LoadMsg | DetectMsg | ReferenceRequest;
+export type PageToWorker = LoadMsg | DownloadDecisionMsg | DetectMsg | ReferenceRequest;
 
 /** Most images one reference memory is built from. */
 export const MAX_REFERENCE_IMAGES = 16;
@@ -105,6 +125,20 @@ export interface ProgressMsg {
 export interface NoticeMsg {
   type: "notice";
   message: string;
+}
+
+/** Before a large download: how much is not cached yet, and how long a detection will take here
+ * (null when the module could not measure it). The worker waits for a DownloadDecisionMsg. */
+export interface ConfirmDownloadMsg {
+  type: "confirmDownload";
+  /** bytes to download (files not in the Cache API) */
+  bytes: number;
+  /** the whole bundle */
+  totalBytes: number;
+  backend: Backend;
+  /** the CPU path's threads (null on WebGPU) */
+  threads: number | null;
+  estimate: DetectionEstimate | null;
 }
 
 export interface ReadyMsg {
@@ -161,7 +195,7 @@ export interface ErrorMsg {
   retryOnCpu?: string;
 }
 
-export type WorkerToPage = ProgressMsg | NoticeMsg | ReadyMsg | ResultMsg | ReferenceMsg | ErrorMsg;
+export type WorkerToPage = ProgressMsg | NoticeMsg | ConfirmDownloadMsg | ReadyMsg | ResultMsg | ReferenceMsg | ErrorMsg;
 
 // ---- guards ----------------------------------------------------------------------------------
 
@@ -182,9 +216,11 @@ export function isPageToWorker(x: unknown): x is PageToWorker {
       isStr(x.pkgUrl) &&
       (x.pkgThreadsUrl === undefined || isStr(x.pkgThreadsUrl)) &&
       isBackendRequest(x.backend) &&
-      (x.fallbackReason === undefined || isStr(x.fallbackReason))
+      (x.fallbackReason === undefined || isStr(x.fallbackReason)) &&
+      (x.confirmAboveBytes === undefined || (isNum(x.confirmAboveBytes) && x.confirmAboveBytes >= 0))
     );
   }
+  if (x.type === "downloadDecision") return typeof x.proceed === "boolean";
   if (x.type === "detect") {
     return isNum(x.id) && x.image instanceof ArrayBuffer && isStr(x.category);
   }
@@ -278,6 +314,14 @@ export function isWorkerToPage(x: unknown): x is WorkerToPage {
       );
     case "notice":
       return isStr(x.message);
+    case "confirmDownload":
+      return (
+        isNum(x.bytes) &&
+        isNum(x.totalBytes) &&
+        (x.backend === "webgpu" || x.backend === "cpu") &&
+        (x.threads === null || isNum(x.threads)) &&
+        (x.estimate === null || (isObj(x.estimate) && isNum(x.estimate.gflop) && isNum(x.estimate.gflopPerSecond) && isNum(x.estimate.ms)))
+      );
     case "ready":
       return (
         isObj(x.info) &&

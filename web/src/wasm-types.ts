@@ -2,7 +2,7 @@
 // run time from its URL, not bundled, so the page builds without it. The result types are
 // declared once, in acd-types.ts; protocol.ts gives them the page's names.
 
-import type { Detection, ModelInfo, ReferenceInfo } from "./protocol";
+import type { Detection, DetectionEstimate, ModelInfo, ReferenceInfo } from "./protocol";
 
 export interface AcdModelLike {
   /** The bundle's facts, with its reference memories and calibrated thresholds by category. */
@@ -31,6 +31,9 @@ export interface AcdWasmModule {
     /** `hashesChecked`: every file's SHA-256 was checked against the manifest already (by getVerifiedFile), so the module does not hash them again. */
     load(manifestJson: string, fileNames: string[], fileBytes: Uint8Array[], backend: "webgpu" | "cpu", hashesChecked?: boolean): Promise<AcdModelLike>;
   };
+  /** One detection's GFLOP for the bundle `manifestJson` describes and this device's measured speed
+   * on `backend` (absent in modules built before it). */
+  estimateDetection?: (manifestJson: string, backend: "webgpu" | "cpu") => Promise<DetectionEstimate>;
   /** Only in the multi-threaded CPU module (www/pkg-threads): starts `threads` Web Workers sharing
    * its memory (wasm-bindgen-rayon). */
   initThreadPool?: (threads: number) => Promise<unknown>;

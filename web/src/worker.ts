@@ -1,6 +1,6 @@
 // The model worker (a module worker): owns the wasm module, downloads and verifies the bundle,
 // picks the backend, and runs detections, so the page never freezes.
-//   load   → progress* → notice* → ready | error
+//   load   → progress* → notice* → [confirmDownload → downloadDecision] → ready | error
 //   detect → result | error
 //   buildReference | setReference | clearReference → reference | error
 // Detections and reference requests run one at a time, in the order they arrive, so a memory
@@ -8,6 +8,7 @@
 
 import { probeWebGpu, softwareAdapterReason, threadSupport } from "./backend";
 import {
+  bytesToFetch,
   fetchManifest,
   fileUrl,
   getVerifiedFile,
@@ -20,6 +21,7 @@ import {
 } from "./bundle";
 import { DownloadProgress, throttle } from "./progress";
 import {
+  DOWNLOAD_DECLINED,
   checkDetection,
   checkReferenceInfo,
   detectionTransferables,
@@ -29,7 +31,9 @@ import {
   type Backend,
   type CategoryInfo,
   type CpuPath,
+  type DetectionEstimate,
   type DetectMsg,
+  type DownloadDecisionMsg,
   type LoadMsg,
   type LoadPhase,
   type ReferenceInfo,
@@ -69,6 +73,7 @@ scope.addEventListener("message", (ev) => {
     return;
   }
   if (msg.type === "load") void handleLoad(msg);
+  else if (msg.type === "downloadDecision") answerDownload(msg);
   else if (msg.type === "detect") enqueue(() => handleDetect(msg));
   else enqueue(() => handleReference(msg));
 });
@@ -100,6 +105,37 @@ async function startRuntime(pkgUrl: string): Promise<{ mod: AcdWasmModule; ms: n
   } catch (e) {
     throw new Error(`could not start the model runtime ${pkgUrl}: ${errorMessage(e)} (build it with scripts/build-wasm)`);
   }
+}
+
+/** The page's answer to the pending confirmDownload, if one is pending. */
+let pendingDecision: ((proceed: boolean) => void) | null = null;
+
+function answerDownload(msg: DownloadDecisionMsg): void {
+  const decide = pendingDecision;
+  pendingDecision = null;
+  if (decide) decide(msg.proceed);
+  else post({ type: "error", id: null, stage: "protocol", message: "a download decision came with no download to decide", fatal: false });
+}
+
+/** Asks the page before a download over the limit: how much, and how long a detection will take
+ * here (measured with the runtime that will run it). Resolves to the page's answer. */
+async function confirmLargeDownload(
+  text: string,
+  bytes: number,
+  totalBytes: number,
+  runtime: Promise<Runtime>,
+  backend: Backend,
+): Promise<boolean> {
+  const { mod, cpu } = await runtime;
+  let estimate: DetectionEstimate | null = null;
+  try {
+    if (mod.estimateDetection) estimate = await mod.estimateDetection(text, backend);
+  } catch (e) {
+    post({ type: "notice", message: `The speed of this device could not be measured: ${errorMessage(e)}` });
+  }
+  const decision = new Promise<boolean>((resolve) => (pendingDecision = resolve));
+  post({ type: "confirmDownload", bytes, totalBytes, backend, threads: backend === "cpu" ? cpu.threads : null, estimate });
+  return decision;
 }
 
 /** How long the CPU module's worker pool may take to start (it takes well under a second). */
@@ -193,6 +229,19 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
     const cacheName = weightsCacheName(new URL(msg.modelUrl).pathname, await sha256Hex(new TextEncoder().encode(text)));
     const cache = storage ? await storage.open(cacheName).catch(() => null) : null;
     if (!cache) post({ type: "notice", message: "The Cache API is unavailable here: the weights will be downloaded on every visit." });
+
+    if (msg.confirmAboveBytes !== undefined) {
+      const bytes = await bytesToFetch(manifest.files, msg.modelUrl, cache);
+      const totalBytes = manifest.files.reduce((sum, f) => sum + f.bytes, 0);
+      if (bytes > msg.confirmAboveBytes) {
+        const proceed = await confirmLargeDownload(text, bytes, totalBytes, runtime, tryWebGpu ? "webgpu" : "cpu");
+        if (!proceed) {
+          loadStarted = false; // the page may ask again
+          post({ type: "error", id: null, stage: "load", message: DOWNLOAD_DECLINED, fatal: false });
+          return;
+        }
+      }
+    }
 
     const tDownload = performance.now();
     const progress = new DownloadProgress(manifest.files);

@@ -312,3 +312,79 @@ describe("ModelClient", () => {
     ]);
   });
 });
+
+describe("asking before a large download", () => {
+  const confirm = {
+    type: "confirmDownload",
+    bytes: 310e6,
+    totalBytes: 310e6,
+    backend: "cpu",
+    threads: 2,
+    estimate: { gflop: 500, gflopPerSecond: 50, ms: 10_000 },
+  };
+
+  it("the messages are checked on both sides", () => {
+    expect(isWorkerToPage(confirm)).toBe(true);
+    expect(isWorkerToPage({ ...confirm, estimate: null, backend: "webgpu", threads: null })).toBe(true);
+    expect(isWorkerToPage({ ...confirm, bytes: "310 MB" })).toBe(false);
+    expect(isWorkerToPage({ ...confirm, estimate: { gflop: 1 } })).toBe(false);
+    expect(isPageToWorker({ type: "downloadDecision", proceed: false })).toBe(true);
+    expect(isPageToWorker({ type: "downloadDecision", proceed: "yes" })).toBe(false);
+    expect(isPageToWorker({ type: "load", modelUrl: "u", pkgUrl: "p", backend: "auto", confirmAboveBytes: -1 })).toBe(false);
+  });
+
+  function clientWith(confirmAboveBytes: number | undefined, ask: boolean) {
+    const workers: FakeWorker[] = [];
+    const asked: unknown[] = [];
+    const events: ClientEvents = {
+      progress: () => undefined,
+      notice: () => undefined,
+      ready: () => undefined,
+      loadError: () => undefined,
+      result: () => undefined,
+      detectError: () => undefined,
+      restart: () => undefined,
+      ...(ask ? { confirmDownload: (m: unknown) => void asked.push(m) } : {}),
+    };
+    const client = new ModelClient({ modelUrl: "m/", pkgUrl: "p.js", backend: "auto", confirmAboveBytes }, events, () => {
+      const w = new FakeWorker();
+      workers.push(w);
+      return w;
+    });
+    return { client, workers, asked };
+  }
+
+  it("the load carries the limit, the question reaches the page, and the answer the worker", () => {
+    const { client, workers, asked } = clientWith(100e6, true);
+    client.start();
+    expect(workers[0].sent[0].message.confirmAboveBytes).toBe(100e6);
+    workers[0].reply(confirm);
+    expect(asked).toEqual([confirm]);
+    client.decideDownload(true);
+    expect(workers[0].sent[1].message).toEqual({ type: "downloadDecision", proceed: true });
+  });
+
+  it("after a yes, a restarted worker does not ask again; after a no, downloadAnyway loads without asking", () => {
+    const yes = clientWith(100e6, true);
+    yes.client.start();
+    yes.client.decideDownload(true);
+    yes.workers[0].reply({ type: "error", id: null, stage: "load", message: "trap", fatal: true });
+    expect(yes.workers[1].sent[0].message.confirmAboveBytes).toBeUndefined();
+
+    const no = clientWith(100e6, true);
+    no.client.start();
+    no.client.decideDownload(false);
+    expect(no.workers[0].sent[1].message).toEqual({ type: "downloadDecision", proceed: false });
+    no.client.downloadAnyway();
+    expect(no.workers[0].terminated).toBe(true);
+    expect(no.workers[1].sent[0].message.confirmAboveBytes).toBeUndefined();
+  });
+
+  it("a page that cannot ask does not send a limit, and a question it gets anyway is answered yes", () => {
+    const { client, workers } = clientWith(100e6, false);
+    client.start();
+    expect(workers[0].sent[0].message.confirmAboveBytes).toBeUndefined();
+    workers[0].reply(confirm);
+    expect(workers[0].sent[1].message).toEqual({ type: "downloadDecision", proceed: true });
+  });
+});

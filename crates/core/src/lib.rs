@@ -7,6 +7,7 @@ pub mod anomaly_map;
 pub mod calibration;
 pub mod clip;
 pub mod config;
+pub mod cost;
 pub mod detector;
 pub mod error;
 pub mod fusion_gateway;

@@ -78,6 +78,43 @@ fn now_ms() -> f64 {
     .unwrap_or_else(js_sys::Date::now)
 }
 
+// ---- before a large download -----------------------------------------------------------
+
+/// One detection's arithmetic for the bundle that `manifest_json` describes (acd_core::cost) and
+/// this device's matrix-product speed on `backend` ("cpu" or "webgpu"), measured now: what the
+/// page says before it downloads a large bundle. Resolves to an `AcdEstimate`.
+#[wasm_bindgen(js_name = estimateDetection)]
+pub fn estimate_detection(manifest_json: String, backend: String) -> Promise {
+    future_to_promise(async move {
+        let manifest = parse_manifest(&manifest_json).map_err(|e| js_error(e.to_string()))?;
+        let flop = acd_core::cost::detection_flop(&manifest.config);
+        let speed = match backend.as_str() {
+            "cpu" => acd_core::cost::matmul_flop_per_second::<Flex>(&FlexDevice, now_ms).await,
+            #[cfg(feature = "webgpu")]
+            "webgpu" => {
+                let device = webgpu::webgpu_device().await?;
+                acd_core::cost::matmul_flop_per_second::<Wgpu>(&device, now_ms).await
+            }
+            other => {
+                return Err(js_error(format!(
+                    "estimateDetection: no backend {other:?} in this module (cpu{})",
+                    if cfg!(feature = "webgpu") {
+                        ", webgpu"
+                    } else {
+                        ""
+                    }
+                )))
+            }
+        }
+        .map_err(|e| js_error(e.to_string()))?;
+        let out = Object::new();
+        set(&out, "gflop", flop / 1e9);
+        set(&out, "gflopPerSecond", speed / 1e9);
+        set(&out, "ms", flop / speed * 1e3);
+        Ok(out.into())
+    })
+}
+
 // ---- the model -----------------------------------------------------------------------------
 
 enum Engine {
