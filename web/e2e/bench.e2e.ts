@@ -8,8 +8,10 @@
 // a server without COOP/COEP and with ?sw=0 (the service worker would add them), so the
 // single-threaded module. Recorded: the page's
 // own ready timings (wasm runtime, download, model init), the first detection and the later ones
-// (the worker's decode / text / forward / post-process split and the wall time seen by the test).
-import { writeFileSync } from "node:fs";
+// (the worker's decode / text / forward / post-process split and the wall time seen by the test),
+// and the browser's peak memory: the sum of the proportional set sizes (PSS, so shared pages count
+// once) of every Chromium process, sampled every 250 ms from load to the last detection.
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, describe, expect, inject, it } from "vitest";
 import { serve } from "../server/serve.mjs";
@@ -37,6 +39,49 @@ const median = (v: number[]) => {
 
 const results: Record<string, unknown> = {};
 
+/** MiB of PSS summed over the processes named chromium/chrome (Linux /proc; null elsewhere). */
+function chromiumPssMiB(): number | null {
+  let kb = 0;
+  let seen = false;
+  let pids: string[];
+  try {
+    pids = readdirSync("/proc").filter((d) => /^\d+$/.test(d));
+  } catch {
+    return null;
+  }
+  for (const pid of pids) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+      if (!/^(chromium|chrome)/.test(comm)) continue;
+      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, "utf8"));
+      if (m) {
+        kb += Number(m[1]);
+        seen = true;
+      }
+    } catch {
+      // the process ended, or is not ours to read
+    }
+  }
+  return seen ? kb / 1024 : null;
+}
+
+function peakMemorySampler(): { stop(): number | null } {
+  let peak: number | null = null;
+  const sample = () => {
+    const v = chromiumPssMiB();
+    if (v !== null) peak = Math.max(peak ?? 0, v);
+  };
+  const timer = setInterval(sample, 250);
+  sample();
+  return {
+    stop() {
+      clearInterval(timer);
+      sample();
+      return peak;
+    },
+  };
+}
+
 describe.skipIf(!out)("browser timings", () => {
   afterAll(() => {
     writeFileSync(out!, JSON.stringify({ model, sample, runs, chromium: process.env.ACD_CHROMIUM ?? "/usr/bin/chromium", results }, null, 2));
@@ -46,9 +91,11 @@ describe.skipIf(!out)("browser timings", () => {
     const single = backend === "cpu-1thread";
     const plain = single ? await serve({ root: join(inject("repoRoot"), "www"), port: 0, quiet: true, isolated: false }) : null;
     const s = await Session.open({ webgpu: true });
+    const memory = peakMemorySampler();
     try {
       const t0 = performance.now();
-      await s.goto(`${plain?.url ?? baseUrl}?model=${model}&backend=${single ? "cpu&sw=0" : backend}`);
+      // confirm-mb: no question before a large bundle's download (the page would wait for a click)
+      await s.goto(`${plain?.url ?? baseUrl}?model=${model}&backend=${single ? "cpu&sw=0" : backend}&confirm-mb=1000000`);
       const ready = await s.waitReady(1_800_000);
       const loadMs = performance.now() - t0;
       expect(ready.backend).toBe(single ? "cpu" : backend);
@@ -63,7 +110,9 @@ describe.skipIf(!out)("browser timings", () => {
         detections.push({ wallMs, ...tm });
       }
       const [first, ...rest] = detections;
+      const peakPssMiB = memory.stop();
       results[backend] = {
+        peakPssMiB,
         adapter: ready.adapter ?? null,
         cpu: ready.cpu,
         ready: { wallMs: loadMs, ...ready.timings },
@@ -79,6 +128,7 @@ describe.skipIf(!out)("browser timings", () => {
       };
       console.log(`[${backend}] ${JSON.stringify(results[backend])}`);
     } finally {
+      memory.stop();
       await s.close();
       if (plain) await new Promise((ok) => plain.server.close(ok));
     }

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use acd_core::weights::pickle::{read_torch_checkpoint, PickleError};
+use acd_core::weights::torch::{read_torch_checkpoint, PickleError};
 use safetensors::{Dtype, SafeTensors};
 
 fn data_dir() -> PathBuf {

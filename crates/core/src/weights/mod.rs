@@ -4,12 +4,12 @@
 pub mod bundle;
 pub mod checkpoint;
 pub mod load;
-#[cfg(feature = "torch")]
-pub mod pickle;
 pub mod quantize;
 pub mod raw;
 pub mod remap;
 pub mod save;
 pub mod store;
+#[cfg(feature = "torch")]
+pub mod torch;
 
 pub use store::{TensorStore, WeightError};

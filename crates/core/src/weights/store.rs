@@ -5,10 +5,10 @@ use std::collections::BTreeMap;
 
 use safetensors::tensor::{Dtype, SafeTensors};
 
-#[cfg(feature = "torch")]
-use super::pickle::{read_torch_checkpoint, PickleError};
 use super::raw::RawTensor;
 use super::remap::{canonical_name, transpose, Transform};
+#[cfg(feature = "torch")]
+use super::torch::{read_torch_checkpoint, PickleError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WeightError {
