@@ -134,7 +134,7 @@ async function confirmLargeDownload(
     post({ type: "notice", message: `The speed of this device could not be measured: ${errorMessage(e)}` });
   }
   const decision = new Promise<boolean>((resolve) => (pendingDecision = resolve));
-  post({ type: "confirmDownload", bytes, totalBytes, backend, threads: backend === "cpu" ? cpu.threads : null, estimate });
+  post({ type: "confirmDownload", bytes, totalBytes, backend, threads: backend === "cpu" ? (cpu?.threads ?? 1) : null, estimate });
   return decision;
 }
 
@@ -160,7 +160,8 @@ function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
 interface Runtime {
   mod: AcdWasmModule;
   ms: number;
-  cpu: CpuPath;
+  /** The CPU path this module gives (null: the WebGPU module, started for WebGPU). */
+  cpu: CpuPath | null;
 }
 
 /** The module for a CPU run: the multi-threaded one (its worker pool started) where the page is
@@ -216,7 +217,7 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
     const tryWebGpu = fallbackReason === null && probe?.ok === true;
     phase("runtime");
     const runtime: Promise<Runtime> = tryWebGpu
-      ? startRuntime(msg.pkgUrl).then((r) => ({ ...r, cpu: { threads: 1, singleThreadReason: "WebGPU's module" } }))
+      ? startRuntime(msg.pkgUrl).then((r) => ({ ...r, cpu: null }))
       : startCpuRuntime(msg);
     runtime.catch(() => undefined); // reported where it is awaited
 
@@ -287,7 +288,8 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
     const downloadMs = performance.now() - tDownload;
     if (storage && cache) await pruneWeightCaches(storage, new URL(msg.modelUrl).pathname, cacheName).catch(() => []);
 
-    const { mod, ms: runtimeMs, cpu } = await runtime;
+    const { mod, ms: runtimeMs } = await runtime;
+    let cpu = (await runtime).cpu;
     phase("init", { ...progress.snapshot() });
     const tInit = performance.now();
     let backend: Backend = "cpu";
@@ -312,9 +314,16 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
           return;
         }
         if (msg.backend === "webgpu") throw new Error(`${reason} (WebGPU was requested with ?backend=webgpu)`);
-        // The CPU path of the module already running (single-threaded: it is the WebGPU one).
         fallbackReason = reason;
-        cpu.singleThreadReason = "WebGPU failed after the module had started";
+        const threads = threadSupport(scope);
+        if (threads.reason === null && msg.pkgThreadsUrl) {
+          // The multi-threaded CPU module beats this (WebGPU) module's one CPU thread: start over
+          // on the CPU in a fresh worker; the weights are in the cache by now.
+          post({ type: "error", id: null, stage: "load", message: reason, fatal: true, retryOnCpu: reason });
+          return;
+        }
+        // No threads here anyway: the CPU path of the module already running.
+        cpu = { threads: 1, singleThreadReason: threads.reason ?? "this page has no multi-threaded module" };
       }
     }
     if (!model) model = await mod.AcdModel.load(text, names, contents, "cpu", true);
@@ -330,7 +339,7 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
       backend,
       fallbackReason: backend === "cpu" ? fallbackReason : null,
       adapter,
-      cpu: backend === "cpu" ? cpu : null,
+      cpu: backend === "cpu" ? (cpu ?? { threads: 1, singleThreadReason: "the WebGPU module's CPU path" }) : null,
       timings: { runtimeMs, downloadMs, initMs, totalMs: performance.now() - t0 },
       cache: { filesFromCache, filesFetched, bytesFetched, cacheName: cache ? cacheName : null },
       bundle: { name: manifest.name, sha256: manifest.files[0].sha256.toLowerCase() },
