@@ -375,11 +375,13 @@ fn layer_norm_matches_f64_with_a_large_mean() {
     fn check<B: Backend>(device: &B::Device) {
         let (rows, d) = (130, 768);
         let x: Vec<f32> = values(rows * d, 41).iter().map(|v| 3000.0 + v).collect();
-        let mut ln = acd_core::nn::LayerNorm::<B>::new(d, device);
         let gamma = values(d, 42);
         let beta = values(d, 43);
-        ln.weight = burn::module::Param::from_tensor(Tensor::from_floats(gamma.as_slice(), device));
-        ln.bias = burn::module::Param::from_tensor(Tensor::from_floats(beta.as_slice(), device));
+        let ln = acd_core::nn::layer_norm_with::<B>(
+            burn::module::Param::from_tensor(Tensor::from_floats(gamma.as_slice(), device)),
+            burn::module::Param::from_tensor(Tensor::from_floats(beta.as_slice(), device)),
+            device,
+        );
         let got = ln.forward(Tensor::<B, 2>::from_data(
             TensorData::new(x.clone(), [rows, d]),
             device,

@@ -22,8 +22,8 @@ pub struct Gate<B: Backend> {
 impl<B: Backend> Gate<B> {
     pub fn new(d_text: usize, hidden: usize, n_groups: usize, device: &B::Device) -> Self {
         Self {
-            fc0: Linear::new(d_text, hidden, true, device),
-            fc2: Linear::new(hidden, 2 * n_groups, true, device),
+            fc0: crate::nn::linear(d_text, hidden, true, device),
+            fc2: crate::nn::linear(hidden, 2 * n_groups, true, device),
         }
     }
 

@@ -142,8 +142,8 @@ impl<B: Backend> AcdClip<B> {
                 det_proj: (0..n)
                     .map(|_| ProjectionMlp::new(dv, a.head_hidden, dt, device))
                     .collect(),
-                seg_layer_norms: (0..n).map(|_| LayerNorm::new(dt, device)).collect(),
-                det_layer_norms: (0..n).map(|_| LayerNorm::new(dt, device)).collect(),
+                seg_layer_norms: (0..n).map(|_| crate::nn::layer_norm(dt, device)).collect(),
+                det_layer_norms: (0..n).map(|_| crate::nn::layer_norm(dt, device)).collect(),
                 vision_text_gate: (0..n)
                     .map(|_| Gate::new(dt, a.gate_hidden, n, device))
                     .collect(),
@@ -153,7 +153,7 @@ impl<B: Backend> AcdClip<B> {
                     .map(|_| TextLora::new(dt, a.lora_rank, a.lora_scale() as f32, device))
                     .collect(),
                 m_t_w: (0..n).map(|_| blend_w(dt, a.text_adapt_weight)).collect(),
-                layer_norms: (0..n).map(|_| LayerNorm::new(dt, device)).collect(),
+                layer_norms: (0..n).map(|_| crate::nn::layer_norm(dt, device)).collect(),
             }),
         }
     }

@@ -1,59 +1,46 @@
-//! Small building blocks with checkpoint-shaped parameters. Own modules (rather than `burn::nn`) keep
-//! every parameter public and named after the checkpoint, so one loader fills them with checked shapes.
+//! Building blocks: Burn's own `Linear` and `LayerNorm` (`burn::nn`), made with PyTorch's
+//! initialisation and epsilon, and the small functions the model shares.
 
-use burn::module::{Module, Param};
-use burn::tensor::{backend::Backend, Distribution, Tensor, TensorPrimitive};
+use burn::module::Param;
+use burn::nn::LayerNormConfig;
+use burn::tensor::{backend::Backend, Distribution, Tensor};
 
-/// `y = x·W + b`, W stored `[in, out]` (PyTorch stores `[out, in]`; the loader transposes).
-#[derive(Module, Debug)]
-pub struct Linear<B: Backend> {
-    pub weight: Param<Tensor<B, 2>>,
-    pub bias: Option<Param<Tensor<B, 1>>>,
-}
+/// LayerNorm over the last dimension through the backend's fused kernel (`gamma` = PyTorch's
+/// `weight`, `beta` = its `bias`).
+pub use burn::nn::LayerNorm;
+/// `y = x·W + b` with W stored `[in, out]` (PyTorch stores `[out, in]`; the loader transposes).
+pub use burn::nn::Linear;
 
-impl<B: Backend> Linear<B> {
-    /// PyTorch's default init: U(±1/√fan_in) for weight and bias.
-    pub fn new(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Self {
-        let bound = 1.0 / (d_in as f64).sqrt();
-        let dist = Distribution::Uniform(-bound, bound);
-        Self {
-            weight: Param::from_tensor(Tensor::random([d_in, d_out], dist, device)),
-            bias: bias.then(|| Param::from_tensor(Tensor::random([d_out], dist, device))),
-        }
-    }
-
-    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        burn::tensor::module::linear(x, self.weight.val(), self.bias.as_ref().map(|b| b.val()))
+/// PyTorch `nn.Linear(d_in, d_out)`: weight and bias drawn from U(±1/√d_in), weight first.
+pub fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
+    let bound = 1.0 / (d_in as f64).sqrt();
+    let dist = Distribution::Uniform(-bound, bound);
+    Linear {
+        weight: Param::from_tensor(Tensor::random([d_in, d_out], dist, device)),
+        bias: bias.then(|| Param::from_tensor(Tensor::random([d_out], dist, device))),
     }
 }
 
-/// LayerNorm over the last dimension (eps 1e-5 as `nn.LayerNorm`).
-#[derive(Module, Debug)]
-pub struct LayerNorm<B: Backend> {
-    pub weight: Param<Tensor<B, 1>>,
-    pub bias: Param<Tensor<B, 1>>,
-}
-
+/// `nn.LayerNorm`'s epsilon.
 pub const LAYER_NORM_EPS: f64 = 1e-5;
 
-impl<B: Backend> LayerNorm<B> {
-    pub fn new(d: usize, device: &B::Device) -> Self {
-        Self {
-            weight: Param::from_tensor(Tensor::ones([d], device)),
-            bias: Param::from_tensor(Tensor::zeros([d], device)),
-        }
-    }
+/// PyTorch `nn.LayerNorm(d)`: weight 1, bias 0, eps 1e-5.
+pub fn layer_norm<B: Backend>(d: usize, device: &B::Device) -> LayerNorm<B> {
+    LayerNormConfig::new(d)
+        .with_epsilon(LAYER_NORM_EPS)
+        .init(device)
+}
 
-    /// Through the backend's fused `layer_norm` (one pass per row on the CPU, in parallel, instead
-    /// of six whole-tensor ops): `(x − mean) / √(var + eps) · weight + bias`, biased variance.
-    pub fn forward<const D: usize>(&self, x: Tensor<B, D>) -> Tensor<B, D> {
-        Tensor::from_primitive(TensorPrimitive::Float(B::layer_norm(
-            x.into_primitive().tensor(),
-            self.weight.val().into_primitive().tensor(),
-            Some(self.bias.val().into_primitive().tensor()),
-            LAYER_NORM_EPS,
-        )))
-    }
+/// A LayerNorm with a checkpoint's weight and bias.
+pub fn layer_norm_with<B: Backend>(
+    weight: Param<Tensor<B, 1>>,
+    bias: Param<Tensor<B, 1>>,
+    device: &B::Device,
+) -> LayerNorm<B> {
+    let mut ln = layer_norm(weight.val().dims()[0], device);
+    ln.gamma = weight;
+    ln.beta = Some(bias);
+    ln
 }
 
 /// Euclidean norm over the last dimension, kept as a size-1 dimension.

@@ -17,8 +17,8 @@ pub struct ProjectionMlp<B: Backend> {
 impl<B: Backend> ProjectionMlp<B> {
     pub fn new(d_in: usize, hidden: usize, d_out: usize, device: &B::Device) -> Self {
         Self {
-            fc0: Linear::new(d_in, hidden, true, device),
-            fc2: Linear::new(hidden, d_out, true, device),
+            fc0: crate::nn::linear(d_in, hidden, true, device),
+            fc2: crate::nn::linear(hidden, d_out, true, device),
         }
     }
     pub fn forward(&self, x: Tensor<B, 3>) -> Tensor<B, 3> {

@@ -22,8 +22,8 @@ pub struct MultiHeadAttention<B: Backend> {
 impl<B: Backend> MultiHeadAttention<B> {
     pub fn new(width: usize, heads: usize, device: &B::Device) -> Self {
         Self {
-            in_proj: Linear::new(width, 3 * width, true, device),
-            out_proj: Linear::new(width, width, true, device),
+            in_proj: crate::nn::linear(width, 3 * width, true, device),
+            out_proj: crate::nn::linear(width, width, true, device),
             heads,
         }
     }
@@ -83,12 +83,12 @@ impl<B: Backend> ResidualAttentionBlock<B> {
         device: &B::Device,
     ) -> Self {
         Self {
-            ln_1: LayerNorm::new(width, device),
+            ln_1: crate::nn::layer_norm(width, device),
             attn: MultiHeadAttention::new(width, heads, device),
-            ln_2: LayerNorm::new(width, device),
+            ln_2: crate::nn::layer_norm(width, device),
             mlp: Mlp {
-                c_fc: Linear::new(width, mlp_hidden, true, device),
-                c_proj: Linear::new(mlp_hidden, width, true, device),
+                c_fc: crate::nn::linear(width, mlp_hidden, true, device),
+                c_proj: crate::nn::linear(mlp_hidden, width, true, device),
             },
             quick_gelu: activation == Activation::QuickGelu,
         }

@@ -46,7 +46,7 @@ impl<B: Backend> TextTower<B> {
                     )
                 })
                 .collect(),
-            ln_final: LayerNorm::new(t.width, device),
+            ln_final: crate::nn::layer_norm(t.width, device),
             text_projection: Param::from_tensor(Tensor::random(
                 [t.width, cfg.embed_dim],
                 Distribution::Normal(0.0, (t.width as f64).powf(-0.5)),

@@ -43,7 +43,7 @@ impl<B: Backend> VisionTower<B> {
                 normal,
                 device,
             )),
-            ln_pre: LayerNorm::new(v.width, device),
+            ln_pre: crate::nn::layer_norm(v.width, device),
             blocks: (0..v.layers)
                 .map(|_| {
                     ResidualAttentionBlock::new(
@@ -55,7 +55,7 @@ impl<B: Backend> VisionTower<B> {
                     )
                 })
                 .collect(),
-            ln_post: LayerNorm::new(v.width, device),
+            ln_post: crate::nn::layer_norm(v.width, device),
             proj: Param::from_tensor(Tensor::random([v.width, cfg.embed_dim], normal, device)),
             patch_size: v.patch_size,
         }

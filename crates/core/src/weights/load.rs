@@ -63,10 +63,11 @@ impl<B: Backend> Loader<'_, B> {
         })
     }
     fn layer_norm(&mut self, prefix: &str, d: usize) -> Result<LayerNorm<B>, WeightError> {
-        Ok(LayerNorm {
-            weight: self.param(&format!("{prefix}.weight"), [d])?,
-            bias: self.param(&format!("{prefix}.bias"), [d])?,
-        })
+        Ok(crate::nn::layer_norm_with(
+            self.param(&format!("{prefix}.weight"), [d])?,
+            self.param(&format!("{prefix}.bias"), [d])?,
+            self.device,
+        ))
     }
     fn block(
         &mut self,
@@ -142,7 +143,7 @@ pub fn load_vision<B: Backend>(
     let ln_post = if l.store.contains("visual.ln_post.weight") {
         l.layer_norm("visual.ln_post", v.width)?
     } else {
-        LayerNorm::new(v.width, device)
+        crate::nn::layer_norm(v.width, device)
     };
     let proj = if l.store.contains("visual.proj") {
         l.param("visual.proj", [v.width, cfg.embed_dim])?
@@ -185,7 +186,7 @@ pub fn load_text<B: Backend>(
     let ln_final = if l.store.contains("ln_final.weight") {
         l.layer_norm("ln_final", t.width)?
     } else {
-        LayerNorm::new(t.width, device)
+        crate::nn::layer_norm(t.width, device)
     };
     let text_projection = if l.store.contains("text_projection") {
         l.param("text_projection", [t.width, cfg.embed_dim])?

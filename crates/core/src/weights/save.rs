@@ -80,8 +80,10 @@ impl<'a> Writer<'a> {
         }
     }
     fn layer_norm<B: Backend>(&mut self, prefix: &str, ln: &LayerNorm<B>) {
-        self.put(&format!("{prefix}.weight"), &ln.weight);
-        self.put(&format!("{prefix}.bias"), &ln.bias);
+        self.put(&format!("{prefix}.weight"), &ln.gamma);
+        if let Some(bias) = &ln.beta {
+            self.put(&format!("{prefix}.bias"), bias);
+        }
     }
     fn block<B: Backend>(&mut self, prefix: &str, b: &ResidualAttentionBlock<B>) {
         self.layer_norm(&format!("{prefix}.ln_1"), &b.ln_1);
