@@ -121,12 +121,17 @@ pub struct Prediction<B: Backend> {
 
 impl<B: Backend> AcdClip<B> {
     /// A randomly initialised model (PyTorch's initialisers, docs/model.md §2.4) of this
-    /// configuration.
+    /// configuration, its values drawn now (so that a clone holds the same values).
     pub fn new(cfg: &AcdClipConfig, device: &B::Device) -> Self {
+        crate::nn::materialize(Self::skeleton(cfg, device))
+    }
+
+    /// The model's shape with nothing drawn yet: what the loaders fill (`weights::load`).
+    pub(crate) fn skeleton(cfg: &AcdClipConfig, device: &B::Device) -> Self {
         let (dv, dt) = (cfg.clip.vision.width, cfg.clip.text.width);
         let a = &cfg.adapter;
         let n = a.n_groups;
-        let blend_w = |d: usize, w: f64| Param::from_tensor(Tensor::full([d], w, device));
+        let blend_w = |d: usize, w: f64| crate::nn::constant([d], w, device);
         Self {
             vision: VisionTower::new(&cfg.clip, device),
             text: Some(TextTower::new(&cfg.clip, device)),

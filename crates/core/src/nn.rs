@@ -1,9 +1,9 @@
 //! Building blocks: Burn's own `Linear` and `LayerNorm` (`burn::nn`), made with PyTorch's
 //! initialisation and epsilon, and the small functions the model shares.
 
-use burn::module::Param;
+use burn::module::{Initializer, Module, ModuleVisitor, Param};
 use burn::nn::LayerNormConfig;
-use burn::tensor::{backend::Backend, Distribution, Tensor};
+use burn::tensor::{backend::Backend, Tensor};
 
 /// LayerNorm over the last dimension through the backend's fused kernel (`gamma` = PyTorch's
 /// `weight`, `beta` = its `bias`).
@@ -11,13 +11,59 @@ pub use burn::nn::LayerNorm;
 /// `y = x·W + b` with W stored `[in, out]` (PyTorch stores `[out, in]`; the loader transposes).
 pub use burn::nn::Linear;
 
-/// PyTorch `nn.Linear(d_in, d_out)`: weight and bias drawn from U(±1/√d_in), weight first.
+// Every parameter is made lazily (`Initializer`): a model built to receive checkpoint weights never
+// draws its random values.
+
+/// `module` with every parameter drawn now. Burn clones a parameter that is not drawn yet as its own
+/// lazy state, so a clone of a new random model would otherwise draw other values than the model.
+pub fn materialize<B: Backend, M: Module<B>>(module: M) -> M {
+    struct Draw;
+    impl<B: Backend> ModuleVisitor<B> for Draw {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let _ = param.val();
+        }
+    }
+    module.visit(&mut Draw);
+    module
+}
+
+/// A parameter drawn from U(±bound).
+pub fn uniform<B: Backend, const D: usize>(
+    shape: [usize; D],
+    bound: f64,
+    device: &B::Device,
+) -> Param<Tensor<B, D>> {
+    Initializer::Uniform {
+        min: -bound,
+        max: bound,
+    }
+    .init(shape, device)
+}
+
+/// A parameter drawn from N(0, std²).
+pub fn normal<B: Backend, const D: usize>(
+    shape: [usize; D],
+    std: f64,
+    device: &B::Device,
+) -> Param<Tensor<B, D>> {
+    Initializer::Normal { mean: 0.0, std }.init(shape, device)
+}
+
+/// A parameter filled with `value`.
+pub fn constant<B: Backend, const D: usize>(
+    shape: [usize; D],
+    value: f64,
+    device: &B::Device,
+) -> Param<Tensor<B, D>> {
+    Initializer::Constant { value }.init(shape, device)
+}
+
+/// PyTorch `nn.Linear(d_in, d_out)`: weight and bias drawn from U(±1/√d_in).
 pub fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
     let bound = 1.0 / (d_in as f64).sqrt();
-    let dist = Distribution::Uniform(-bound, bound);
     Linear {
-        weight: Param::from_tensor(Tensor::random([d_in, d_out], dist, device)),
-        bias: bias.then(|| Param::from_tensor(Tensor::random([d_out], dist, device))),
+        weight: uniform([d_in, d_out], bound, device),
+        bias: bias.then(|| uniform([d_out], bound, device)),
     }
 }
 
@@ -29,18 +75,6 @@ pub fn layer_norm<B: Backend>(d: usize, device: &B::Device) -> LayerNorm<B> {
     LayerNormConfig::new(d)
         .with_epsilon(LAYER_NORM_EPS)
         .init(device)
-}
-
-/// A LayerNorm with a checkpoint's weight and bias.
-pub fn layer_norm_with<B: Backend>(
-    weight: Param<Tensor<B, 1>>,
-    bias: Param<Tensor<B, 1>>,
-    device: &B::Device,
-) -> LayerNorm<B> {
-    let mut ln = layer_norm(weight.val().dims()[0], device);
-    ln.gamma = weight;
-    ln.beta = Some(bias);
-    ln
 }
 
 /// Euclidean norm over the last dimension, kept as a size-1 dimension.
@@ -59,7 +93,32 @@ pub fn kaiming_uniform<B: Backend, const D: usize>(
     shape: [usize; D],
     fan_in: usize,
     device: &B::Device,
-) -> Tensor<B, D> {
-    let bound = (6.0 / fan_in as f64).sqrt();
-    Tensor::random(shape, Distribution::Uniform(-bound, bound), device)
+) -> Param<Tensor<B, D>> {
+    uniform(shape, (6.0 / fan_in as f64).sqrt(), device)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::presets;
+    use crate::AcdClip;
+
+    type B = burn::backend::NdArray<f32>;
+
+    /// A clone of a new random model is the same model (Burn alone would give the clone's
+    /// undrawn parameters their own draw), and two new models differ (so the check can fail).
+    #[test]
+    fn a_new_model_and_its_clone_hold_the_same_values() {
+        let (cfg, device) = (presets::tiny(64), Default::default());
+        let model = AcdClip::<B>::new(&cfg, &device);
+        let values = |m: &AcdClip<B>| {
+            let a = m.vision.conv1.val().into_data().to_vec::<f32>().unwrap();
+            let lora = &m.image_adapter.lora_adapters[0].conv_lora_blocks[0];
+            let b = lora.lora_a.val().into_data().to_vec::<f32>().unwrap();
+            [a, b].concat()
+        };
+        let same = values(&model.clone()) == values(&model);
+        assert!(same, "a clone of a new model holds other values than the model");
+        let other = values(&AcdClip::<B>::new(&cfg, &device)) != values(&model);
+        assert!(other, "two new models hold the same values");
+    }
 }

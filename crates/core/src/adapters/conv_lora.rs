@@ -8,7 +8,9 @@ use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::module::{conv2d, linear};
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::Tensor;
+
+use crate::nn::{constant, kaiming_uniform, normal, uniform};
 
 use crate::trace::Trace;
 
@@ -60,22 +62,10 @@ impl<B: Backend> ConvLoraBlock<B> {
     ) -> Self {
         let k2 = kernel * kernel;
         Self {
-            lora_a: Param::from_tensor(crate::nn::kaiming_uniform([width, rank], rank, device)),
-            lora_b: Param::from_tensor(Tensor::random(
-                [rank, width],
-                Distribution::Normal(0.0, 0.02),
-                device,
-            )),
-            conv_lora_a: Param::from_tensor(crate::nn::kaiming_uniform(
-                [conv_rank, rank, kernel, kernel],
-                rank * k2,
-                device,
-            )),
-            conv_lora_b: Param::from_tensor(crate::nn::kaiming_uniform(
-                [rank, conv_rank, kernel, kernel],
-                conv_rank * k2,
-                device,
-            )),
+            lora_a: kaiming_uniform([width, rank], rank, device),
+            lora_b: normal([rank, width], 0.02, device),
+            conv_lora_a: kaiming_uniform([conv_rank, rank, kernel, kernel], rank * k2, device),
+            conv_lora_b: kaiming_uniform([rank, conv_rank, kernel, kernel], conv_rank * k2, device),
             lora_scale: scales.0,
             conv_scale: scales.1,
         }
@@ -120,11 +110,7 @@ impl<B: Backend> ConvLoraAdapter<B> {
                     ConvLoraBlock::new(width, cfg.lora_rank, cfg.conv_lora_rank, k, scales, device)
                 })
                 .collect(),
-            fusion: Param::from_tensor(Tensor::random(
-                [n * width, width],
-                Distribution::Uniform(-bound, bound),
-                device,
-            )),
+            fusion: uniform([n * width, width], bound, device),
         }
     }
 
@@ -190,6 +176,24 @@ pub struct FoldedConvLora<B: Backend> {
 }
 
 impl<B: Backend> FoldedConvLora<B> {
+    /// The shape of a folded adapter, zero-filled: what a bundle's folded weights are loaded into.
+    pub fn new(width: usize, cfg: &crate::config::AdapterConfig, device: &B::Device) -> Self {
+        let (r, rc) = (cfg.lora_rank, cfg.conv_lora_rank);
+        let n = cfg.kernels.len();
+        Self {
+            down: constant([width, n * r], 0.0, device),
+            convs: cfg
+                .kernels
+                .iter()
+                .map(|&k| FoldedConvPair {
+                    conv_a: constant([rc, r, k, k], 0.0, device),
+                    conv_b: constant([r, rc, k, k], 0.0, device),
+                })
+                .collect(),
+            up: constant([n * r, width], 0.0, device),
+        }
+    }
+
     pub fn forward(&self, tokens: Tensor<B, 3>, grid: usize) -> Tensor<B, 3> {
         let down = linear(tokens, self.down.val(), None);
         let rank = down.dims()[2] / self.convs.len();

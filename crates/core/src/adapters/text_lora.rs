@@ -2,7 +2,9 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::module::linear;
-use burn::tensor::{backend::Backend, Distribution, Tensor};
+use burn::tensor::{backend::Backend, Tensor};
+
+use crate::nn::{kaiming_uniform, normal};
 
 #[derive(Module, Debug)]
 pub struct TextLora<B: Backend> {
@@ -16,12 +18,8 @@ pub struct TextLora<B: Backend> {
 impl<B: Backend> TextLora<B> {
     pub fn new(width: usize, rank: usize, scale: f32, device: &B::Device) -> Self {
         Self {
-            lora_a: Param::from_tensor(crate::nn::kaiming_uniform([width, rank], rank, device)),
-            lora_b: Param::from_tensor(Tensor::random(
-                [rank, width],
-                Distribution::Normal(0.0, 0.02),
-                device,
-            )),
+            lora_a: kaiming_uniform([width, rank], rank, device),
+            lora_b: normal([rank, width], 0.02, device),
             scale,
         }
     }

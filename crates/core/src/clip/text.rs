@@ -3,11 +3,11 @@
 
 use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
-use burn::tensor::{Distribution, Int, Tensor};
+use burn::tensor::{Int, Tensor};
 
 use super::block::ResidualAttentionBlock;
 use crate::config::ClipConfig;
-use crate::nn::LayerNorm;
+use crate::nn::{normal, LayerNorm};
 
 #[derive(Module, Debug)]
 pub struct TextTower<B: Backend> {
@@ -22,19 +22,13 @@ pub struct TextTower<B: Backend> {
 }
 
 impl<B: Backend> TextTower<B> {
+    /// The text tower with PyTorch's initialisers, drawn lazily (on first use; build through
+    /// `AcdClip::new` or `nn::materialize` before cloning a random one).
     pub fn new(cfg: &ClipConfig, device: &B::Device) -> Self {
         let t = &cfg.text;
         Self {
-            token_embedding: Param::from_tensor(Tensor::random(
-                [t.vocab_size, t.width],
-                Distribution::Normal(0.0, 0.02),
-                device,
-            )),
-            positional_embedding: Param::from_tensor(Tensor::random(
-                [t.context_length, t.width],
-                Distribution::Normal(0.0, 0.01),
-                device,
-            )),
+            token_embedding: normal([t.vocab_size, t.width], 0.02, device),
+            positional_embedding: normal([t.context_length, t.width], 0.01, device),
             blocks: (0..t.layers)
                 .map(|_| {
                     ResidualAttentionBlock::new(
@@ -47,11 +41,11 @@ impl<B: Backend> TextTower<B> {
                 })
                 .collect(),
             ln_final: crate::nn::layer_norm(t.width, device),
-            text_projection: Param::from_tensor(Tensor::random(
+            text_projection: normal(
                 [t.width, cfg.embed_dim],
-                Distribution::Normal(0.0, (t.width as f64).powf(-0.5)),
+                (t.width as f64).powf(-0.5),
                 device,
-            )),
+            ),
         }
     }
 

@@ -5,11 +5,11 @@ use burn::module::{Module, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::Tensor;
 
 use super::block::ResidualAttentionBlock;
 use crate::config::ClipConfig;
-use crate::nn::LayerNorm;
+use crate::nn::{normal, LayerNorm};
 
 #[derive(Module, Debug)]
 pub struct VisionTower<B: Backend> {
@@ -27,22 +27,19 @@ pub struct VisionTower<B: Backend> {
 }
 
 impl<B: Backend> VisionTower<B> {
+    /// The vision tower with PyTorch's initialisers, drawn lazily (on first use; build through
+    /// `AcdClip::new` or `nn::materialize` before cloning a random one).
     pub fn new(cfg: &ClipConfig, device: &B::Device) -> Self {
         let v = &cfg.vision;
-        let scale = (v.width as f64).powf(-0.5);
-        let normal = Distribution::Normal(0.0, scale);
+        let std = (v.width as f64).powf(-0.5);
         Self {
-            conv1: Param::from_tensor(crate::nn::kaiming_uniform(
+            conv1: crate::nn::kaiming_uniform(
                 [v.width, 3, v.patch_size, v.patch_size],
                 3 * v.patch_size * v.patch_size,
                 device,
-            )),
-            class_embedding: Param::from_tensor(Tensor::random([v.width], normal, device)),
-            positional_embedding: Param::from_tensor(Tensor::random(
-                [v.num_patches() + 1, v.width],
-                normal,
-                device,
-            )),
+            ),
+            class_embedding: normal([v.width], std, device),
+            positional_embedding: normal([v.num_patches() + 1, v.width], std, device),
             ln_pre: crate::nn::layer_norm(v.width, device),
             blocks: (0..v.layers)
                 .map(|_| {
@@ -56,7 +53,7 @@ impl<B: Backend> VisionTower<B> {
                 })
                 .collect(),
             ln_post: crate::nn::layer_norm(v.width, device),
-            proj: Param::from_tensor(Tensor::random([v.width, cfg.embed_dim], normal, device)),
+            proj: normal([v.width, cfg.embed_dim], std, device),
             patch_size: v.patch_size,
         }
     }

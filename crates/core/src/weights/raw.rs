@@ -16,4 +16,16 @@ impl RawTensor {
     pub fn numel(&self) -> usize {
         self.data.len()
     }
+
+    /// The matrix transposed (`[r, c]` → `[c, r]`); `None` for anything but a matrix.
+    pub fn transposed(&self) -> Option<RawTensor> {
+        let [r, c] = self.shape[..] else { return None };
+        let mut data = vec![0f32; r * c];
+        for (i, row) in self.data.chunks_exact(c.max(1)).enumerate() {
+            for (j, &v) in row.iter().enumerate() {
+                data[j * r + i] = v;
+            }
+        }
+        Some(RawTensor::new(vec![c, r], data))
+    }
 }

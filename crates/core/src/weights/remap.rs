@@ -1,32 +1,10 @@
-//! The one name-remap table: every checkpoint layout the project reads is translated to open_clip
-//! state-dict names (which the official ACD-CLIP code also uses), and the adapters keep the official
-//! checkpoint keys under `image_adapter.` / `text_adapter.`.
-//!
-//! | source layout | pattern (regex, applied in order) | becomes | transform |
-//! |---|---|---|---|
-//! | training checkpoints | `^(state_dict\|model)\.` , `^module\.` | (removed) | |
-//! | official `adapter_<epoch>.pth` | `image_adapter.*`, `text_adapter.*` | unchanged | |
-//! | OpenAI `ViT-*.pt` (TorchScript) | module attribute paths | already open_clip names | |
-//! | HF `CLIPModel` | `^vision_model\.embeddings\.patch_embedding\.weight$` | `visual.conv1.weight` | |
-//! | | `^vision_model\.embeddings\.class_embedding$` | `visual.class_embedding` | |
-//! | | `^vision_model\.embeddings\.position_embedding\.weight$` | `visual.positional_embedding` | |
-//! | | `^vision_model\.pre_layrnorm\.` | `visual.ln_pre.` | |
-//! | | `^vision_model\.post_layernorm\.` | `visual.ln_post.` | |
-//! | | `^vision_model\.encoder\.layers\.(\d+)\.` | `visual.transformer.resblocks.$1.` | |
-//! | | `^text_model\.embeddings\.token_embedding\.weight$` | `token_embedding.weight` | |
-//! | | `^text_model\.embeddings\.position_embedding\.weight$` | `positional_embedding` | |
-//! | | `^text_model\.encoder\.layers\.(\d+)\.` | `transformer.resblocks.$1.` | |
-//! | | `^text_model\.final_layer_norm\.` | `ln_final.` | |
-//! | | `\.layer_norm1\.` / `\.layer_norm2\.` | `.ln_1.` / `.ln_2.` | |
-//! | | `\.mlp\.fc1\.` / `\.mlp\.fc2\.` | `.mlp.c_fc.` / `.mlp.c_proj.` | |
-//! | | `\.self_attn\.out_proj\.` | `.attn.out_proj.` | |
-//! | | `\.self_attn\.(q\|k\|v)_proj\.` | `.attn.$1_proj.` | packed into `in_proj_*` (q, k, v stacked) |
-//! | | `^visual_projection\.weight$` | `visual.proj` | transposed (`[E, D]` → `[D, E]`) |
-//! | | `^text_projection\.weight$` | `text_projection` | transposed |
-//!
-//! Layout conversions to the model's own parameters (PyTorch Linear `[out, in]` → `[in, out]`,
-//! the 1×1 fusion conv → a matrix, `i_w [1, 1, D]` → `[D]`) happen in `load.rs`, next to the
-//! parameters they fill.
+//! The name tables, as data. Checkpoints are read under open_clip state-dict names (which the
+//! official ACD-CLIP code also uses; its adapters keep the official keys under `image_adapter.` /
+//! `text_adapter.`): `FROM_CHECKPOINT` translates the other layouts (training wrappers, Hugging
+//! Face `CLIPModel`) to them. `FROM_MODULE` gives each of the model's parameters, by its Burn
+//! module path, its checkpoint name, and `Layout` the one layout change between the two; the
+//! loader and the saver walk the model's modules with these, so neither lists a parameter.
+//! OpenAI's TorchScript `ViT-*.pt` already uses open_clip names.
 
 use std::sync::OnceLock;
 
@@ -34,131 +12,204 @@ use regex::Regex;
 
 use super::raw::RawTensor;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Transform {
-    None,
-    Transpose,
-}
-
-pub const REMAP_TABLE: &[(&str, &str, Transform)] = &[
-    (r"^(state_dict|model)\.", "", Transform::None),
-    (r"^module\.", "", Transform::None),
+/// Checkpoint key → open_clip name (regex, replacement; applied in order). Hugging Face's split
+/// q/k/v projections are packed into `in_proj_*` by the store after reading.
+pub const FROM_CHECKPOINT: &[(&str, &str)] = &[
+    (r"^(state_dict|model)\.", ""),
+    (r"^module\.", ""),
     (
         r"^vision_model\.embeddings\.patch_embedding\.weight$",
         "visual.conv1.weight",
-        Transform::None,
     ),
     (
         r"^vision_model\.embeddings\.class_embedding$",
         "visual.class_embedding",
-        Transform::None,
     ),
     (
         r"^vision_model\.embeddings\.position_embedding\.weight$",
         "visual.positional_embedding",
-        Transform::None,
     ),
-    (
-        r"^vision_model\.pre_layrnorm\.",
-        "visual.ln_pre.",
-        Transform::None,
-    ),
-    (
-        r"^vision_model\.post_layernorm\.",
-        "visual.ln_post.",
-        Transform::None,
-    ),
+    (r"^vision_model\.pre_layrnorm\.", "visual.ln_pre."),
+    (r"^vision_model\.post_layernorm\.", "visual.ln_post."),
     (
         r"^vision_model\.encoder\.layers\.(\d+)\.",
         "visual.transformer.resblocks.$1.",
-        Transform::None,
     ),
     (
         r"^text_model\.embeddings\.token_embedding\.weight$",
         "token_embedding.weight",
-        Transform::None,
     ),
     (
         r"^text_model\.embeddings\.position_embedding\.weight$",
         "positional_embedding",
-        Transform::None,
     ),
     (
         r"^text_model\.encoder\.layers\.(\d+)\.",
         "transformer.resblocks.$1.",
-        Transform::None,
     ),
-    (
-        r"^text_model\.final_layer_norm\.",
-        "ln_final.",
-        Transform::None,
-    ),
-    (r"\.layer_norm1\.", ".ln_1.", Transform::None),
-    (r"\.layer_norm2\.", ".ln_2.", Transform::None),
-    (r"\.mlp\.fc1\.", ".mlp.c_fc.", Transform::None),
-    (r"\.mlp\.fc2\.", ".mlp.c_proj.", Transform::None),
-    (
-        r"\.self_attn\.out_proj\.",
-        ".attn.out_proj.",
-        Transform::None,
-    ),
-    (
-        r"\.self_attn\.(q|k|v)_proj\.",
-        ".attn.${1}_proj.",
-        Transform::None,
-    ),
-    (
-        r"^visual_projection\.weight$",
-        "visual.proj",
-        Transform::Transpose,
-    ),
-    (
-        r"^text_projection\.weight$",
-        "text_projection",
-        Transform::Transpose,
-    ),
+    (r"^text_model\.final_layer_norm\.", "ln_final."),
+    (r"\.layer_norm1\.", ".ln_1."),
+    (r"\.layer_norm2\.", ".ln_2."),
+    (r"\.mlp\.fc1\.", ".mlp.c_fc."),
+    (r"\.mlp\.fc2\.", ".mlp.c_proj."),
+    (r"\.self_attn\.out_proj\.", ".attn.out_proj."),
+    (r"\.self_attn\.(q|k|v)_proj\.", ".attn.${1}_proj."),
+    // Hugging Face stores the projections as Linear weights `[E, D]`, open_clip as `[D, E]`.
+    (r"^visual_projection\.weight$", "visual.proj"),
+    (r"^text_projection\.weight$", "text_projection"),
 ];
 
-fn compiled() -> &'static Vec<(Regex, &'static str, Transform)> {
-    static TABLE: OnceLock<Vec<(Regex, &'static str, Transform)>> = OnceLock::new();
-    TABLE.get_or_init(|| {
-        REMAP_TABLE
-            .iter()
-            .map(|(p, r, t)| {
-                (
-                    Regex::new(p).expect("remap table patterns are valid"),
-                    *r,
-                    *t,
-                )
-            })
-            .collect()
-    })
+/// The open_clip names whose Hugging Face source is stored transposed.
+const TRANSPOSED_FROM: &[&str] = &["visual_projection.weight", "text_projection.weight"];
+
+/// Burn module path (from `AcdClip`) → checkpoint name (regex, replacement; applied in order).
+pub const FROM_MODULE: &[(&str, &str)] = &[
+    (r"^vision\.blocks\.", "visual.transformer.resblocks."),
+    (r"^vision\.conv1$", "visual.conv1.weight"),
+    (r"^vision\.", "visual."),
+    (r"^text\.blocks\.", "transformer.resblocks."),
+    (r"^text\.token_embedding$", "token_embedding.weight"),
+    (r"^text\.", ""),
+    (r"\.in_proj\.(weight|bias)$", ".in_proj_$1"),
+    (r"_proj\.(\d+)\.fc(\d)\.", "_proj.$1.fc.$2."),
+    (
+        r"\.vision_text_gate\.(\d+)\.fc(\d)\.",
+        ".vision_text_gate.$1.$2.",
+    ),
+    (r"\.conv_lora_a$", ".conv_lora_A.weight"),
+    (r"\.conv_lora_b$", ".conv_lora_B.weight"),
+    (r"\.lora_a$", ".lora_A"),
+    (r"\.lora_b$", ".lora_B"),
+    (r"\.fusion$", ".fusion_conv.weight"),
+    (r"\.m_([it])_w\.(\d+)$", ".m_${1}_w.$2.i_w"),
+    (r"\.folded\.(\d+)\.(down|up)$", ".folded.$1.$2.weight"),
+    (r"\.gamma$", ".weight"),
+    (r"\.beta$", ".bias"),
+];
+
+type Compiled = Vec<(Regex, &'static str)>;
+
+fn compile(table: &'static [(&'static str, &'static str)]) -> Compiled {
+    let re = |p| Regex::new(p).expect("the name tables' patterns are valid");
+    table.iter().map(|(p, r)| (re(p), *r)).collect()
 }
 
-/// The canonical (open_clip / official) name of a checkpoint key, and the transform its value needs.
-pub fn canonical_name(name: &str) -> (String, Vec<Transform>) {
-    let mut current = name.to_string();
-    let mut transforms = Vec::new();
-    for (re, replacement, transform) in compiled() {
-        if re.is_match(&current) {
-            current = re.replace(&current, *replacement).into_owned();
-            if *transform != Transform::None {
-                transforms.push(*transform);
+fn rename(table: &[(Regex, &'static str)], name: &str) -> String {
+    table
+        .iter()
+        .fold(name.to_string(), |name, (re, replacement)| {
+            re.replace(&name, *replacement).into_owned()
+        })
+}
+
+/// The open_clip name of a checkpoint key, and whether its value is stored transposed.
+pub fn canonical_name(name: &str) -> (String, bool) {
+    static TABLE: OnceLock<Compiled> = OnceLock::new();
+    let table = TABLE.get_or_init(|| compile(FROM_CHECKPOINT));
+    // The first two rules strip training wrappers; what is left says whether HF transposed it.
+    let unwrapped = rename(&table[..2], name);
+    let transposed = TRANSPOSED_FROM.contains(&unwrapped.as_str());
+    (rename(table, name), transposed)
+}
+
+/// The checkpoint name of the parameter at `module_path`.
+pub fn checkpoint_name(module_path: &str) -> String {
+    static TABLE: OnceLock<Compiled> = OnceLock::new();
+    rename(TABLE.get_or_init(|| compile(FROM_MODULE)), module_path)
+}
+
+/// Where a module walk (`load`'s filler, `save`'s writer) stands: the Burn path of the parameter
+/// being visited and the type holding it, as checkpoint name and layout.
+#[derive(Default)]
+pub struct ParamPath {
+    path: Vec<String>,
+    containers: Vec<String>,
+}
+
+impl ParamPath {
+    /// Starts below `root` (a module's path in `AcdClip`, e.g. `vision`; empty for the model).
+    pub fn under(root: &str) -> Self {
+        let path = root
+            .split('.')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect();
+        Self {
+            path,
+            containers: Vec::new(),
+        }
+    }
+
+    pub fn enter(&mut self, name: &str, container_type: &str) {
+        self.path.push(name.to_string());
+        self.containers.push(container_type.to_string());
+    }
+
+    pub fn exit(&mut self) {
+        self.path.pop();
+        self.containers.pop();
+    }
+
+    /// The current parameter's checkpoint name and layout.
+    pub fn checkpoint(&self) -> (String, Layout) {
+        let path = self.path.join(".");
+        let container = self.containers.last().map_or("", |c| c.as_str());
+        (checkpoint_name(&path), Layout::of(&path, container))
+    }
+}
+
+/// How a parameter's checkpoint layout differs from the model's.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Layout {
+    Same,
+    /// A Linear weight: PyTorch `[out, in]`, the model `[in, out]` (so `y = x·W`).
+    Transposed,
+    /// The 1×1 fusion conv: PyTorch `[D, n·D, 1, 1]`, the model the matrix `[n·D, D]`.
+    Conv1x1,
+}
+
+impl Layout {
+    /// `container`: the Burn type holding the parameter (e.g. `Struct:Linear`).
+    pub fn of(module_path: &str, container: &str) -> Layout {
+        let folded_projection = module_path.contains(".folded.")
+            && (module_path.ends_with(".down") || module_path.ends_with(".up"));
+        if folded_projection || (container == "Struct:Linear" && module_path.ends_with(".weight")) {
+            Layout::Transposed
+        } else if module_path.ends_with(".fusion") {
+            Layout::Conv1x1
+        } else {
+            Layout::Same
+        }
+    }
+
+    pub fn checkpoint_shape(self, module_shape: &[usize]) -> Vec<usize> {
+        match (self, module_shape) {
+            (Layout::Transposed, [r, c]) => vec![*c, *r],
+            (Layout::Conv1x1, [r, c]) => vec![*c, *r, 1, 1],
+            _ => module_shape.to_vec(),
+        }
+    }
+
+    /// A checkpoint tensor (of `checkpoint_shape`) in the model's layout.
+    pub fn to_module(self, t: RawTensor) -> RawTensor {
+        let matrix = |t: RawTensor| RawTensor::new(t.shape[..2].to_vec(), t.data);
+        match self {
+            Layout::Same => t,
+            Layout::Transposed | Layout::Conv1x1 => matrix(t).transposed().expect("a matrix"),
+        }
+    }
+
+    /// A model tensor in the checkpoint's layout.
+    pub fn to_checkpoint(self, t: RawTensor) -> RawTensor {
+        match self {
+            Layout::Same => t,
+            Layout::Transposed => t.transposed().expect("a matrix"),
+            Layout::Conv1x1 => {
+                let t = t.transposed().expect("a matrix");
+                RawTensor::new([t.shape.clone(), vec![1, 1]].concat(), t.data)
             }
         }
     }
-    (current, transforms)
-}
-
-pub fn transpose(t: &RawTensor) -> Option<RawTensor> {
-    let [r, c] = t.shape[..] else { return None };
-    let mut data = vec![0f32; r * c];
-    for i in 0..r {
-        for j in 0..c {
-            data[j * r + i] = t.data[i * c + j];
-        }
-    }
-    Some(RawTensor::new(vec![c, r], data))
 }
 
 #[cfg(test)]
@@ -193,11 +244,109 @@ mod tests {
             ("image_adapter.m_i_w.0.i_w", "image_adapter.m_i_w.0.i_w"),
         ];
         for (from, to) in cases {
-            assert_eq!(canonical_name(from).0, to, "{from}");
+            assert_eq!(canonical_name(from), (to.to_string(), false), "{from}");
         }
         assert_eq!(
-            canonical_name("visual_projection.weight"),
-            ("visual.proj".into(), vec![Transform::Transpose])
+            canonical_name("module.visual_projection.weight"),
+            ("visual.proj".into(), true)
+        );
+    }
+
+    /// Module paths against the official checkpoint keys (the official `adapter_<epoch>.pth` and
+    /// open_clip's state dict), written out by hand.
+    #[test]
+    fn module_paths_become_official_names() {
+        let cases = [
+            ("vision.conv1", "visual.conv1.weight"),
+            ("vision.ln_pre.gamma", "visual.ln_pre.weight"),
+            ("vision.proj", "visual.proj"),
+            (
+                "vision.blocks.7.attn.in_proj.weight",
+                "visual.transformer.resblocks.7.attn.in_proj_weight",
+            ),
+            (
+                "vision.blocks.0.attn.out_proj.bias",
+                "visual.transformer.resblocks.0.attn.out_proj.bias",
+            ),
+            ("text.token_embedding", "token_embedding.weight"),
+            ("text.positional_embedding", "positional_embedding"),
+            (
+                "text.blocks.2.mlp.c_fc.weight",
+                "transformer.resblocks.2.mlp.c_fc.weight",
+            ),
+            ("text.ln_final.beta", "ln_final.bias"),
+            (
+                "image_adapter.lora_adapters.1.conv_lora_blocks.2.conv_lora_a",
+                "image_adapter.lora_adapters.1.conv_lora_blocks.2.conv_lora_A.weight",
+            ),
+            (
+                "image_adapter.lora_adapters.1.conv_lora_blocks.0.lora_b",
+                "image_adapter.lora_adapters.1.conv_lora_blocks.0.lora_B",
+            ),
+            (
+                "image_adapter.lora_adapters.3.fusion",
+                "image_adapter.lora_adapters.3.fusion_conv.weight",
+            ),
+            ("image_adapter.m_i_w.2", "image_adapter.m_i_w.2.i_w"),
+            (
+                "image_adapter.seg_proj.1.fc2.bias",
+                "image_adapter.seg_proj.1.fc.2.bias",
+            ),
+            (
+                "image_adapter.det_proj.0.fc0.weight",
+                "image_adapter.det_proj.0.fc.0.weight",
+            ),
+            (
+                "image_adapter.det_layer_norms.3.gamma",
+                "image_adapter.det_layer_norms.3.weight",
+            ),
+            (
+                "image_adapter.vision_text_gate.2.fc2.weight",
+                "image_adapter.vision_text_gate.2.2.weight",
+            ),
+            (
+                "image_adapter.folded.0.down",
+                "image_adapter.folded.0.down.weight",
+            ),
+            (
+                "image_adapter.folded.0.convs.1.conv_b",
+                "image_adapter.folded.0.convs.1.conv_b",
+            ),
+            (
+                "text_adapter.lora_adapters.0.lora_a",
+                "text_adapter.lora_adapters.0.lora_A",
+            ),
+            ("text_adapter.m_t_w.1", "text_adapter.m_t_w.1.i_w"),
+            (
+                "text_adapter.layer_norms.0.beta",
+                "text_adapter.layer_norms.0.bias",
+            ),
+        ];
+        for (from, to) in cases {
+            assert_eq!(checkpoint_name(from), to, "{from}");
+        }
+    }
+
+    #[test]
+    fn layouts_round_trip_and_match_pytorch() {
+        // PyTorch Linear(3 → 2): weight [2, 3]; the model keeps [3, 2].
+        let module = RawTensor::new(vec![3, 2], vec![1., 2., 3., 4., 5., 6.]);
+        let l = Layout::of("vision.blocks.0.mlp.c_fc.weight", "Struct:Linear");
+        assert_eq!(l, Layout::Transposed);
+        assert_eq!(l.checkpoint_shape(&module.shape), vec![2, 3]);
+        let ckpt = l.to_checkpoint(module.clone());
+        assert_eq!(ckpt.data, vec![1., 3., 5., 2., 4., 6.]);
+        assert_eq!(l.to_module(ckpt), module);
+        let c = Layout::of(
+            "image_adapter.lora_adapters.0.fusion",
+            "Struct:ConvLoraAdapter",
+        );
+        let ckpt = c.to_checkpoint(module.clone());
+        assert_eq!(ckpt.shape, vec![2, 3, 1, 1]);
+        assert_eq!(c.to_module(ckpt), module);
+        assert_eq!(
+            Layout::of("vision.blocks.0.ln_1.gamma", "Struct:LayerNorm"),
+            Layout::Same
         );
     }
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use safetensors::tensor::{Dtype, SafeTensors};
 
 use super::raw::RawTensor;
-use super::remap::{canonical_name, transpose, Transform};
+use super::remap::canonical_name;
 #[cfg(feature = "torch")]
 use super::torch::{read_torch_checkpoint, PickleError};
 
@@ -119,15 +119,12 @@ impl TensorStore {
     }
 
     /// Inserts a tensor under its canonical name (remap table applied), packing HF q/k/v.
-    fn insert_checkpoint_tensor(&mut self, name: &str, mut t: RawTensor) {
-        let (canonical, transforms) = canonical_name(name);
-        for tr in transforms {
-            if tr == Transform::Transpose {
-                if let Some(tt) = transpose(&t) {
-                    t = tt;
-                }
-            }
-        }
+    fn insert_checkpoint_tensor(&mut self, name: &str, t: RawTensor) {
+        let (canonical, transposed) = canonical_name(name);
+        let t = match transposed.then(|| t.transposed()).flatten() {
+            Some(tt) => tt,
+            None => t,
+        };
         self.tensors.insert(canonical, t);
     }
 
