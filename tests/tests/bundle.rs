@@ -15,7 +15,7 @@ use acd_core::weights::bundle::{
 use acd_core::weights::load::{load_acd_clip, load_clip_only};
 use acd_core::weights::quantize::Precision;
 use acd_core::weights::TensorStore;
-use acd_core::Detector;
+use acd_core::{Detector, Head};
 use acd_fixture::official::{read_fixture, FixtureConfig};
 use acd_parity::official_fixture_dir;
 
@@ -66,7 +66,7 @@ fn export(precision: Precision, with_text: bool) -> (Manifest, HashMap<String, V
         precision,
         with_text_tower: with_text,
         max_shard_bytes: 1 << 20, // small shards so that sharding is exercised
-        training_free: false,
+        head: Head::AcdClip,
     };
     let (manifest, files) = export_bundle(&model, &cfg, &cats, &options).unwrap();
     // The manifest survives its JSON form.
@@ -275,7 +275,7 @@ fn a_training_free_bundle_equals_the_direct_training_free_detector() {
     cfg.adapter.n_groups = 1;
     let device = Default::default();
     let model = load_clip_only::<Cpu>(&mut store(), &cfg, true, &device).unwrap();
-    let mut direct = Detector::training_free(model.clone(), cfg.clone(), device);
+    let mut direct = Detector::with_head(model.clone(), cfg.clone(), Head::TrainingFree, device);
     let (normal, abnormal) = dark_bottle_prompts();
     let emb = acd_core::training_free::class_embedding(
         model.text.as_ref().unwrap(),
@@ -302,7 +302,7 @@ fn a_training_free_bundle_equals_the_direct_training_free_detector() {
         precision: Precision::F32,
         with_text_tower: false,
         max_shard_bytes: 1 << 20,
-        training_free: true,
+        head: Head::TrainingFree,
     };
     let (manifest, bundle_files) = export_bundle(&model, &cfg, &cats, &options).unwrap();
     let json = serde_json::to_string(&manifest).unwrap();
@@ -313,7 +313,7 @@ fn a_training_free_bundle_equals_the_direct_training_free_detector() {
         load_bundle::<Cpu>(&manifest, &files, &device).unwrap(),
         device,
     );
-    assert!(from_bundle.is_training_free());
+    assert_eq!(from_bundle.head(), Head::TrainingFree);
     let img = std::fs::read(official_fixture_dir().join("images/image1.png")).unwrap();
     let want = direct.detect(&img, "bottle").unwrap();
     let got = from_bundle.detect(&img, "bottle").unwrap();

@@ -128,7 +128,10 @@ fn run_with<B: Backend>(
     bar.finish_and_clear();
     let mut settings = serde_json::Map::new();
     settings.insert("model".into(), serde_json::to_value(detector.config())?);
-    settings.insert("training_free".into(), detector.is_training_free().into());
+    settings.insert(
+        "training_free".into(),
+        detector.head().is_training_free().into(),
+    );
     settings.insert("map_size".into(), map_size.into());
     settings.insert("fpr_limit".into(), args.fpr_limit.into());
     if let Some(sp) = &spec {

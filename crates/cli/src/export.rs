@@ -15,6 +15,7 @@ use acd_core::weights::bundle::{
 };
 use acd_core::weights::load::{load_acd_clip, load_clip_only};
 use acd_core::weights::quantize::Precision;
+use acd_core::Head;
 use anyhow::{bail, Context};
 use burn::tensor::backend::Backend;
 
@@ -250,7 +251,7 @@ fn build_bundle(
 ) -> anyhow::Result<(acd_core::weights::bundle::Manifest, Vec<(String, Vec<u8>)>)> {
     type B = Cpu;
     let device = Default::default();
-    let mut training_free = false;
+    let mut head = Head::AcdClip;
     let (model, cfg, random) = if let Some(seed) = args.random_tiny {
         B::seed(&device, seed);
         let cfg = presets::tiny(args.model.image_size);
@@ -263,7 +264,7 @@ fn build_bundle(
     } else {
         let (cfg, mut store) = model_source::load(&args.model)?;
         if args.model.training_free {
-            training_free = true;
+            head = Head::TrainingFree;
             (
                 load_clip_only::<B>(&mut store, &cfg, true, &device)?,
                 cfg,
@@ -281,7 +282,7 @@ fn build_bundle(
     let mut cats = Vec::new();
     for entry in categories(&args)? {
         let prompts = prompt_tokens_for_name(&tokenizer, &entry.real_name)?;
-        let emb = embed_category(&model, &cfg, training_free, &prompts, &device)
+        let emb = embed_category(&model, &cfg, head, &prompts, &device)
             .with_context(|| format!("embedding category {:?}", entry.key))?;
         cats.push((entry, emb));
     }
@@ -298,7 +299,7 @@ fn build_bundle(
         precision: args.precision,
         with_text_tower: args.with_text_tower,
         max_shard_bytes: args.max_shard_mib.max(1) << 20,
-        training_free,
+        head,
     };
     Ok(export_bundle(&model, &cfg, &cats, &options)?)
 }

@@ -12,7 +12,7 @@ use acd_core::weights::load::{
 };
 use acd_core::weights::TensorStore;
 use acd_core::Detector;
-use acd_core::{AcdClipConfig, Activation, Domain};
+use acd_core::{AcdClipConfig, Activation, Domain, Head};
 use anyhow::{bail, Context};
 use burn::tensor::backend::Backend;
 use clap::ValueEnum;
@@ -119,7 +119,7 @@ pub fn detector<B: Backend>(source: Source, device: B::Device) -> anyhow::Result
         }
         Source::TrainingFree(cfg, mut store) => {
             let model = load_clip_only::<B>(&mut store, &cfg, true, &device)?;
-            Detector::training_free(model, cfg, device)
+            Detector::with_head(model, cfg, Head::TrainingFree, device)
         }
         Source::Bundle(manifest, files) => {
             Detector::from_bundle(load_bundle::<B>(&manifest, &files, &device)?, device)

@@ -10,6 +10,7 @@ use crate::calibration::{threshold_for, Calibration, Threshold};
 use crate::clip::tokenizer::ClipTokenizer;
 use crate::config::AcdClipConfig;
 use crate::error::Error;
+use crate::head::Head;
 use crate::model::{AcdClip, PredictOptions};
 use crate::preprocess::{decode_image, normalize, resize_rgb, DecodeLimits, RgbImage};
 use crate::prompts::{embed_category, prompt_tokens, Category};
@@ -86,8 +87,8 @@ pub struct Detector<B: Backend> {
     text_cache: HashMap<String, Tensor<B, 3>>,
     pub limits: DecodeLimits,
     clock: Clock,
-    /// Plain CLIP without adapters (`training_free` module): no groups, no gate.
-    training_free: bool,
+    /// ACD-CLIP, or plain CLIP without adapters (no groups, no gate).
+    head: Head,
     /// Active normal-reference memories by category key.
     references: HashMap<String, DeviceReference<B>>,
     /// The bundle's own memories (with their `domain_only` flag), restored by `clear_reference`.
@@ -97,8 +98,20 @@ pub struct Detector<B: Backend> {
 }
 
 impl<B: Backend> Detector<B> {
-    /// Folds the adapters for inference and prepares the map operators once.
+    /// An ACD-CLIP detector (`with_head` for the training-free one).
     pub fn new(model: AcdClip<B>, config: AcdClipConfig, device: B::Device) -> Self {
+        Self::with_head(model, config, Head::AcdClip, device)
+    }
+
+    /// Folds the adapters for inference and prepares the map operators once. With
+    /// `Head::TrainingFree` (zero-shot detection with CLIP weights alone), `model` needs the text
+    /// tower and CLIP's `ln_post`/`proj`/`ln_final`/`text_projection`; its adapters are ignored.
+    pub fn with_head(
+        model: AcdClip<B>,
+        config: AcdClipConfig,
+        head: Head,
+        device: B::Device,
+    ) -> Self {
         let grid = config.clip.vision.grid();
         let ops = MapOperators::new(grid, config.map_size, Some(config.domain.blur()));
         let tokenizer = model.text.as_ref().and_then(|_| builtin_tokenizer());
@@ -111,19 +124,11 @@ impl<B: Backend> Detector<B> {
             text_cache: HashMap::new(),
             limits: DecodeLimits::default(),
             clock: no_clock,
-            training_free: false,
+            head,
             references: HashMap::new(),
             bundle_references: HashMap::new(),
             calibrations: HashMap::new(),
         }
-    }
-
-    /// Training-free (zero-shot) detection with CLIP weights alone: `model` needs the text tower
-    /// and CLIP's `ln_post`/`proj`/`ln_final`/`text_projection`; its adapters are ignored.
-    pub fn training_free(model: AcdClip<B>, config: AcdClipConfig, device: B::Device) -> Self {
-        let mut d = Self::new(model, config, device);
-        d.training_free = true;
-        d
     }
 
     /// Replaces the test-time blur of the domain (kernel size, sigma), or removes it with `None`.
@@ -131,8 +136,8 @@ impl<B: Backend> Detector<B> {
         self.ops = MapOperators::new(self.ops.grid, self.config.map_size, blur);
     }
 
-    pub fn is_training_free(&self) -> bool {
-        self.training_free
+    pub fn head(&self) -> Head {
+        self.head
     }
 
     pub fn with_clock(mut self, clock: Clock) -> Self {
@@ -172,13 +177,7 @@ impl<B: Backend> Detector<B> {
             (None, Some(_)) => return Err(Error::NoVocabulary(category.to_string())),
         };
         let prompts = prompt_tokens(tokenizer, category)?;
-        let emb = embed_category(
-            &self.model,
-            &self.config,
-            self.training_free,
-            &prompts,
-            &self.device,
-        )?;
+        let emb = embed_category(&self.model, &self.config, self.head, &prompts, &self.device)?;
         self.text_cache.insert(cat.key(), emb.clone());
         Ok(emb)
     }
@@ -195,9 +194,8 @@ impl<B: Backend> Detector<B> {
 
     /// Builds a detector from a loaded bundle (folded model + precomputed class embeddings).
     pub fn from_bundle(bundle: crate::weights::bundle::Bundle<B>, device: B::Device) -> Self {
-        let training_free = bundle.manifest.training_free;
-        let mut d = Self::new(bundle.model, bundle.manifest.config, device);
-        d.training_free = training_free;
+        let head = bundle.manifest.head();
+        let mut d = Self::with_head(bundle.model, bundle.manifest.config, head, device);
         if let Some(tokenizer) = bundle.tokenizer {
             d.tokenizer = Some(tokenizer);
         }
@@ -251,7 +249,7 @@ impl<B: Backend> Detector<B> {
         memory: ReferenceMemory,
         source: ReferenceSource,
     ) -> Result<ReferenceInfo, Error> {
-        memory.check_fits(&self.config, self.training_free)?;
+        memory.check_fits(&self.config, self.head)?;
         let r = DeviceReference::new(memory, source, false, &self.device);
         let info = r.info.clone();
         self.references.insert(Category::parse(category).key(), r);
@@ -330,7 +328,7 @@ impl<B: Backend> Detector<B> {
         let x = Tensor::<B, 4>::from_data(TensorData::new(input, [1, 3, s, s]), &self.device);
         let groups = if !features.uses_groups() {
             Vec::new()
-        } else if self.training_free {
+        } else if self.head.is_training_free() {
             vec![crate::training_free::patch_tokens(
                 &self.model.vision,
                 x.clone(),
@@ -357,7 +355,7 @@ impl<B: Backend> Detector<B> {
         features: crate::reference::ReferenceFeatures,
     ) -> Result<ImageFeatures, Error> {
         let l = self.ops.grid * self.ops.grid;
-        let dims = features.dims(&self.config, self.training_free);
+        let dims = features.dims(&self.config, self.head);
         let total: usize = dims.iter().map(|d| d * l).sum();
         if values.len() != total {
             return Err(Error::Backend(format!(
@@ -449,7 +447,7 @@ impl<B: Backend> Detector<B> {
         let x_for_reference = reference
             .filter(|r| r.memory.features.uses_embedding())
             .map(|_| x.clone());
-        if self.training_free {
+        if self.head.is_training_free() {
             let [_, e, _] = text.dims();
             let pred = crate::training_free::predict(
                 &self.model.vision,
@@ -566,7 +564,7 @@ impl<B: Backend> Detector<B> {
         let n = self.config.adapter.n_groups;
         let (m, g) = (self.config.map_size, self.ops.grid);
         let reference = self.reference(category).map(|r| r.info.clone());
-        let groups = if self.training_free {
+        let groups = if self.head.is_training_free() {
             g * g
         } else {
             n * 2 * n + n * g * g
@@ -588,7 +586,7 @@ impl<B: Backend> Detector<B> {
         let p_cls = take(1)[0];
         let map = take(m * m);
         // Training-free: no gate, one "group" map (the patch-level probabilities).
-        let (gate_weights, group_maps) = if self.training_free {
+        let (gate_weights, group_maps) = if self.head.is_training_free() {
             (Vec::new(), vec![take(g * g)])
         } else {
             (

@@ -117,7 +117,10 @@ mod tests {
             [a, b].concat()
         };
         let same = values(&model.clone()) == values(&model);
-        assert!(same, "a clone of a new model holds other values than the model");
+        assert!(
+            same,
+            "a clone of a new model holds other values than the model"
+        );
         let other = values(&AcdClip::<B>::new(&cfg, &device)) != values(&model);
         assert!(other, "two new models hold the same values");
     }

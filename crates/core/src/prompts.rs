@@ -237,12 +237,12 @@ pub fn prompt_tokens(
 }
 
 /// A category's class embedding from its prompt tokens: ACD-CLIP's `[N, D_text, 2]` through the text
-/// LoRA adapters (docs/model.md §3.3), or, for plain CLIP (`training_free`), CLIP's projected
-/// `[1, D, 2]`.
+/// LoRA adapters (docs/model.md §3.3), or, for plain CLIP (`Head::TrainingFree`), CLIP's
+/// projected `[1, D, 2]`.
 pub fn embed_category<B: Backend>(
     model: &AcdClip<B>,
     config: &AcdClipConfig,
-    training_free: bool,
+    head: crate::Head,
     (normal, abnormal): &(TokenBatch, TokenBatch),
     device: &B::Device,
 ) -> Result<Tensor<B, 3>, Error> {
@@ -258,7 +258,7 @@ pub fn embed_category<B: Backend>(
         }
         .into());
     }
-    if training_free {
+    if head.is_training_free() {
         let text = model.text.as_ref().ok_or(Error::NoTextTower)?;
         Ok(crate::training_free::class_embedding(text, normal, abnormal, device).unsqueeze::<3>())
     } else {

@@ -203,9 +203,9 @@ impl ReferenceMemory {
     pub fn check_fits(
         &self,
         config: &crate::config::AcdClipConfig,
-        training_free: bool,
+        head: crate::Head,
     ) -> Result<(), ReferenceError> {
-        let dims = self.features.dims(config, training_free);
+        let dims = self.features.dims(config, head);
         let grid = config.clip.vision.grid();
         let found: Vec<usize> = self.groups.iter().map(|g| g.dim).collect();
         if found != dims {

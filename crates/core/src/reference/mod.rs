@@ -76,17 +76,13 @@ impl ReferenceFeatures {
     }
 
     /// Feature width of each level for a model: the embedding first, then the groups.
-    pub fn dims(self, config: &AcdClipConfig, training_free: bool) -> Vec<usize> {
+    pub fn dims(self, config: &AcdClipConfig, head: crate::Head) -> Vec<usize> {
         let mut dims = Vec::new();
         if self.uses_embedding() {
             dims.push(config.clip.vision.width);
         }
         if self.uses_groups() {
-            if training_free {
-                dims.push(config.clip.embed_dim);
-            } else {
-                dims.extend(vec![config.clip.vision.width; config.adapter.n_groups]);
-            }
+            dims.extend(head.group_token_dims(config));
         }
         dims
     }

@@ -105,6 +105,11 @@ pub struct Manifest {
 }
 
 impl Manifest {
+    /// The head this bundle's model runs (its `training_free` flag).
+    pub fn head(&self) -> crate::Head {
+        crate::Head::from_training_free(self.training_free)
+    }
+
     /// The category keys, comma-separated, for error messages.
     pub fn category_list(&self) -> String {
         self.categories
@@ -155,9 +160,9 @@ pub struct ExportOptions {
     pub precision: Precision,
     pub with_text_tower: bool,
     pub max_shard_bytes: usize,
-    /// The model is CLIP alone (training-free mode): its projection heads are written instead
-    /// of adapters.
-    pub training_free: bool,
+    /// `Head::TrainingFree`: the model is CLIP alone, and its projection heads are written
+    /// instead of adapters.
+    pub head: crate::Head,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -250,7 +255,7 @@ pub fn export_bundle<B: Backend>(
     options: &ExportOptions,
 ) -> Result<(Manifest, Vec<(String, Vec<u8>)>), crate::Error> {
     let with_text = options.with_text_tower && model.text.is_some();
-    let store = if options.training_free {
+    let store = if options.head.is_training_free() {
         super::save::clip_store(model, with_text)?
     } else {
         super::save::store_from_model(model, with_text)?
@@ -314,7 +319,7 @@ pub fn export_bundle<B: Backend>(
         },
         categories: categories.iter().map(|(c, _)| c.clone()).collect(),
         has_text_tower: with_text,
-        training_free: options.training_free,
+        training_free: options.head.is_training_free(),
         files: files.iter().map(|(n, b)| file_entry(n, b)).collect(),
     };
     Ok((manifest, files))
@@ -600,7 +605,7 @@ fn read_references(
         })?;
         let memory = ReferenceMemory::from_bytes(bytes).map_err(|e| err(e.to_string()))?;
         memory
-            .check_fits(&manifest.config, manifest.training_free)
+            .check_fits(&manifest.config, manifest.head())
             .map_err(|e| err(e.to_string()))?;
         out.push((c.key.clone(), memory, r.domain_only));
     }
@@ -626,7 +631,7 @@ pub fn load_bundle_checked<B: Backend>(
     check_files(manifest, files, check)?;
     let cfg = &manifest.config;
     let mut store = read_weights(manifest, files)?;
-    let model = if manifest.training_free {
+    let model = if manifest.head().is_training_free() {
         load_clip_only::<B>(&mut store, cfg, manifest.has_text_tower, device)?
     } else {
         load_acd_clip::<B>(&mut store, cfg, manifest.has_text_tower, device)?.fold()
@@ -638,12 +643,7 @@ pub fn load_bundle_checked<B: Backend>(
         })?;
     let st =
         SafeTensors::deserialize(text_bytes).map_err(|e| shard_error(TEXT_FILE, e.to_string()))?;
-    // Training-free embeddings are CLIP text embeddings (projected); ACD-CLIP's are per group.
-    let (n, d) = if manifest.training_free {
-        (1, cfg.clip.embed_dim)
-    } else {
-        (cfg.adapter.n_groups, cfg.clip.text.width)
-    };
+    let (n, d) = manifest.head().class_embedding_shape(cfg);
     let mut text_embeddings = Vec::new();
     for c in &manifest.categories {
         let name = format!("{CATEGORY_PREFIX}{}", c.key);
