@@ -9,6 +9,8 @@ use crate::weights::raw::RawTensor;
 pub struct Trace {
     enabled: bool,
     pub entries: Vec<(String, RawTensor)>,
+    /// Tensors whose read-back failed, with the backend's reason: reported, never kept as empty.
+    pub unreadable: Vec<(String, String)>,
 }
 
 impl Trace {
@@ -18,7 +20,7 @@ impl Trace {
     pub fn on() -> Self {
         Self {
             enabled: true,
-            entries: Vec::new(),
+            ..Self::default()
         }
     }
     pub fn enabled(&self) -> bool {
@@ -33,16 +35,21 @@ impl Trace {
         if !self.enabled {
             return;
         }
-        let shape = t.dims().to_vec();
-        let data = t
-            .to_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .unwrap_or_default();
-        self.entries.push((name(), RawTensor::new(shape, data)));
+        match RawTensor::read_back(t.clone()) {
+            Ok(raw) => self.entries.push((name(), raw)),
+            Err(why) => self.unreadable.push((name(), why)),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&RawTensor> {
         self.entries.iter().find(|(n, _)| n == name).map(|(_, t)| t)
+    }
+
+    /// Why the tensor recorded as `name` could not be read back, if it could not.
+    pub fn unreadable(&self, name: &str) -> Option<&str> {
+        self.unreadable
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, why)| why.as_str())
     }
 }

@@ -1,5 +1,7 @@
 //! A decoded checkpoint tensor before it becomes a Burn tensor: shape plus f32 values.
 
+use burn::tensor::{backend::Backend, Tensor};
+
 /// One tensor as read from a checkpoint, converted to f32 (from f16, bf16, f64, ...).
 #[derive(Clone, Debug, PartialEq)]
 pub struct RawTensor {
@@ -11,6 +13,18 @@ impl RawTensor {
     pub fn new(shape: Vec<usize>, data: Vec<f32>) -> Self {
         debug_assert_eq!(shape.iter().product::<usize>(), data.len());
         Self { shape, data }
+    }
+
+    /// A tensor's values read back as f32, or the backend's reason it could not read them (so a
+    /// failed read never becomes an empty tensor in a file, a trace or a comparison).
+    pub fn read_back<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<Self, String> {
+        let dims = t.dims().to_vec();
+        let data = t
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .map_err(|e| format!("{e:?}"))?;
+        Ok(Self::new(dims, data))
     }
 
     pub fn numel(&self) -> usize {

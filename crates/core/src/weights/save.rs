@@ -11,17 +11,6 @@ use super::store::TensorStore;
 use crate::model::AcdClip;
 use crate::Error;
 
-/// A parameter's values as f32, or the backend's reason it could not read them back.
-pub(crate) fn raw<B: Backend, const D: usize>(t: Tensor<B, D>) -> Result<RawTensor, String> {
-    let dims = t.dims().to_vec();
-    let data = t
-        .into_data()
-        .convert::<f32>()
-        .to_vec::<f32>()
-        .map_err(|e| format!("{e:?}"))?;
-    Ok(RawTensor::new(dims, data))
-}
-
 /// Walks a module and writes each parameter that `keep` accepts; the first tensor that cannot be
 /// read back is kept as the error (so a failed read never becomes an empty tensor in a file).
 struct Writer<'a> {
@@ -45,7 +34,7 @@ impl<B: Backend> ModuleVisitor<B> for Writer<'_> {
         if self.failed.is_some() || !(self.keep)(&name) {
             return;
         }
-        match raw(param.val()) {
+        match RawTensor::read_back(param.val()) {
             Ok(r) => self.store.insert(name, layout.to_checkpoint(r)),
             Err(e) => {
                 let why = format!("reading parameter {name} back for saving: {e}");
