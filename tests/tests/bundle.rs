@@ -74,6 +74,71 @@ fn export(precision: Precision, with_text: bool) -> (Manifest, HashMap<String, V
     (manifest, files.into_iter().collect())
 }
 
+/// A manifest whose file list would reach outside the bundle folder (the CLI joins each name to
+/// the bundle's directory, the page to its URL), repeats a file, declares a size no shard can have
+/// or carries no hash is refused before any file is read, naming the entry.
+#[test]
+fn a_manifest_listing_unsafe_or_malformed_files_is_refused_naming_the_entry() {
+    use serde_json::{json, Value};
+    let (manifest, _) = export(Precision::F32, false);
+    let good = serde_json::to_value(&manifest).unwrap();
+    let first = good["files"][0].clone();
+    let entry = |key: &str, value: Value| {
+        let mut e = first.clone();
+        e[key] = value;
+        e
+    };
+    let mut cases: Vec<(Value, &str)> = vec![
+        (json!([]), "lists no files"),
+        (
+            json!([first.clone(), first.clone()]),
+            "files[1]: weights-00000.safetensors is listed twice",
+        ),
+        (
+            json!([entry("bytes", json!(1u64 << 40))]),
+            "files[0]: weights-00000.safetensors declares 1099511627776 bytes, over the limit",
+        ),
+        (
+            json!([entry("sha256", json!("xyz"))]),
+            "files[0]: weights-00000.safetensors has no valid sha256",
+        ),
+        (
+            json!([entry("sha256", json!("g".repeat(64)))]),
+            "has no valid sha256",
+        ),
+    ];
+    for name in [
+        "../secret",
+        "a/../../b",
+        "/etc/passwd",
+        "https://evil.example/w.safetensors",
+        "",
+        "a//b",
+        ".hidden",
+        "-rf",
+        "C:\\w.safetensors",
+        "w\u{0}.safetensors",
+    ] {
+        cases.push((
+            json!([entry("file", json!(name))]),
+            "is not a plain relative path",
+        ));
+    }
+    for (files, want) in cases {
+        let mut v = good.clone();
+        v["files"] = files.clone();
+        let err = parse_manifest(&v.to_string())
+            .expect_err(&format!("files {files} were accepted"))
+            .to_string();
+        assert!(
+            err.contains(want),
+            "files {files}: {err:?} does not say {want:?}"
+        );
+    }
+    assert_eq!(first["file"], "weights-00000.safetensors");
+    assert!(parse_manifest(&good.to_string()).is_ok());
+}
+
 fn detect_all(
     manifest: &Manifest,
     files: &HashMap<String, Vec<u8>>,

@@ -460,6 +460,21 @@ describe("broken bundles", () => {
   });
 
 
+  it("a manifest whose file list reaches outside the bundle folder: the module's check names the entry, nothing is fetched", async () => {
+    const s = await Session.open({ webgpu: false });
+    try {
+      await s.ctx.route(`**/models/${model}/manifest.json`, async (route) => {
+        const hostile = { ...manifest, files: [{ ...manifest.files[0], file: "../../index.html" }, ...manifest.files.slice(1)] };
+        await route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify(hostile) });
+      });
+      await s.goto(`${baseUrl}?model=${model}&backend=cpu`);
+      await expect(s.waitReady()).rejects.toThrow(/manifest\.json is not valid: files\[0\]: file name "\.\.\/\.\.\/index\.html" is not a plain relative path/);
+      expect(s.requests.filter((u) => /\.safetensors$/.test(new URL(u, baseUrl).pathname))).toEqual([]);
+    } finally {
+      await s.close();
+    }
+  });
+
   it("explains how to get one", async () => {
     const s = await Session.open({ webgpu: false });
     try {

@@ -105,6 +105,24 @@ export interface AcdCalibration {
   source: string;
 }
 
+/** What `parseManifest(manifestJson)` returns: the manifest checked by the module that loads the
+ * bundle (format, version, config, file list), reduced to what the page needs before loading. */
+export interface AcdManifest {
+  name: string;
+  /** The files to fetch, in manifest order. */
+  files: AcdManifestFile[];
+  categories: { key: string; realName: string }[];
+}
+
+/** One bundle file: a plain relative path (no `..`, no scheme, no leading `/`), listed once. */
+export interface AcdManifestFile {
+  file: string;
+  /** At most 1 GiB (shards are ≤ 64 MiB). */
+  bytes: number;
+  /** SHA-256, lower-case hex. */
+  sha256: string;
+}
+
 /** `estimateDetection(manifestJson, backend)`: one detection's arithmetic (acd_core::cost) and this
  * device's speed on the backend, measured just now with a short matrix product. */
 export interface AcdEstimate {

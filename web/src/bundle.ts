@@ -7,101 +7,16 @@
 // Everything that touches the browser (fetch, caches, digest) is passed in, so the logic is
 // unit-tested with fakes.
 
-export const BUNDLE_FORMAT = "acd-clip-bundle";
-/** The bundle version this page reads (crates/core/src/weights/bundle.rs BUNDLE_VERSION). */
-export const BUNDLE_VERSION = 1;
-/** Largest file a manifest may declare: shards are ≤ 64 MiB, so anything near this is a lie
- * that must not size a buffer. */
-export const MAX_BUNDLE_FILE_BYTES = 1 << 30;
+import type { AcdManifestFile } from "./acd-types";
+
+/** One file of a bundle, as the wasm module's `parseManifest` checked it (the page checks nothing
+ * of the manifest itself: one validator, the one that loads the bundle). */
+export type BundleFileEntry = AcdManifestFile;
+
 /** Download buffers start at most this big and grow with the data actually received. */
 const INITIAL_BUFFER_BYTES = 64 << 20;
 export const WEIGHTS_CACHE_PREFIX = "acd-weights-v1";
 export const MANIFEST_CACHE = "acd-manifests-v1";
-
-export interface BundleFileEntry {
-  file: string;
-  bytes: number;
-  sha256: string;
-}
-
-export interface BundleCategory {
-  key: string;
-  real_name: string;
-}
-
-export interface BundleManifest {
-  format: string;
-  version: number;
-  name: string;
-  description: string;
-  trained_on: string | null;
-  untrained: boolean;
-  precision: string;
-  categories: BundleCategory[];
-  has_text_tower: boolean;
-  files: BundleFileEntry[];
-  config: unknown;
-}
-
-const SAFE_FILE = /^[A-Za-z0-9_][A-Za-z0-9._-]*(\/[A-Za-z0-9_][A-Za-z0-9._-]*)*$/;
-
-/** Parses and checks the parts of manifest.json the page relies on (the wasm module checks the rest). */
-export function parseManifest(text: string): BundleManifest {
-  let m: unknown;
-  try {
-    m = JSON.parse(text);
-  } catch (e) {
-    throw new Error(`manifest.json is not valid JSON: ${(e as Error).message}`);
-  }
-  if (typeof m !== "object" || m === null || Array.isArray(m)) throw new Error("manifest.json is not a JSON object");
-  const o = m as Record<string, unknown>;
-  if (o.format !== BUNDLE_FORMAT) {
-    throw new Error(`manifest.json has format ${JSON.stringify(o.format)}, not an ACD-CLIP bundle ("${BUNDLE_FORMAT}")`);
-  }
-  if (o.version !== BUNDLE_VERSION) {
-    throw new Error(`manifest.json has bundle version ${JSON.stringify(o.version)}; this page reads version ${BUNDLE_VERSION} (re-export the bundle with this release's acd export, or use the matching page)`);
-  }
-  if (typeof o.name !== "string") throw new Error("manifest.json has no name");
-  if (!Array.isArray(o.files) || o.files.length === 0) throw new Error("manifest.json lists no files");
-  const seen = new Set<string>();
-  const files = o.files.map((f, i): BundleFileEntry => {
-    const e = f as Record<string, unknown>;
-    const where = `manifest.json files[${i}]`;
-    if (typeof e?.file !== "string" || !SAFE_FILE.test(e.file) || e.file.split("/").includes("..")) {
-      throw new Error(`${where}: file name ${JSON.stringify(e?.file)} is not a plain relative path`);
-    }
-    if (seen.has(e.file)) throw new Error(`${where}: ${e.file} is listed twice`);
-    seen.add(e.file);
-    if (typeof e.bytes !== "number" || !Number.isSafeInteger(e.bytes) || e.bytes < 0) {
-      throw new Error(`${where}: ${e.file} has no valid byte size`);
-    }
-    if (e.bytes > MAX_BUNDLE_FILE_BYTES) {
-      throw new Error(`${where}: ${e.file} declares ${e.bytes} bytes, over the limit of ${MAX_BUNDLE_FILE_BYTES} bytes per file`);
-    }
-    if (typeof e.sha256 !== "string" || !/^[0-9a-fA-F]{64}$/.test(e.sha256)) {
-      throw new Error(`${where}: ${e.file} has no valid sha256`);
-    }
-    return { file: e.file, bytes: e.bytes, sha256: e.sha256.toLowerCase() };
-  });
-  const categories = Array.isArray(o.categories)
-    ? o.categories
-        .filter((c): c is Record<string, unknown> => typeof c === "object" && c !== null && typeof (c as { key?: unknown }).key === "string")
-        .map((c) => ({ key: c.key as string, real_name: typeof c.real_name === "string" ? c.real_name : (c.key as string) }))
-    : [];
-  return {
-    format: o.format,
-    version: BUNDLE_VERSION,
-    name: o.name,
-    description: typeof o.description === "string" ? o.description : "",
-    trained_on: typeof o.trained_on === "string" ? o.trained_on : null,
-    untrained: o.untrained === true,
-    precision: typeof o.precision === "string" ? o.precision : "?",
-    categories,
-    has_text_tower: o.has_text_tower === true,
-    files,
-    config: o.config,
-  };
-}
 
 /** URL of a bundle file; refuses anything that would leave the bundle folder (or the origin). */
 export function fileUrl(modelUrl: string, file: string): string {

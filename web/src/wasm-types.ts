@@ -2,6 +2,7 @@
 // run time from its URL, not bundled, so the page builds without it. The result types are
 // declared once, in acd-types.ts; protocol.ts gives them the page's names.
 
+import type { AcdManifest } from "./acd-types";
 import type { Detection, DetectionEstimate, ModelInfo, ReferenceInfo } from "./protocol";
 
 export interface AcdModelLike {
@@ -31,6 +32,8 @@ export interface AcdWasmModule {
     /** `hashesChecked`: every file's SHA-256 was checked against the manifest already (by getVerifiedFile), so the module does not hash them again. */
     load(manifestJson: string, fileNames: string[], fileBytes: Uint8Array[], backend: "webgpu" | "cpu", hashesChecked?: boolean): Promise<AcdModelLike>;
   };
+  /** The manifest, checked (format, version, config, file list); throws an Error naming the problem. */
+  parseManifest(manifestJson: string): AcdManifest;
   /** One detection's GFLOP for the bundle `manifestJson` describes and this device's measured speed
    * on `backend` (absent in modules built before it). */
   estimateDetection?: (manifestJson: string, backend: "webgpu" | "cpu") => Promise<DetectionEstimate>;

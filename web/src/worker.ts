@@ -12,7 +12,6 @@ import {
   fetchManifest,
   fileUrl,
   getVerifiedFile,
-  parseManifest,
   pruneWeightCaches,
   sha256Hex,
   weightsCacheName,
@@ -226,7 +225,9 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
     const manifestUrl = fileUrl(msg.modelUrl, "manifest.json");
     const { text, offline } = await fetchManifest(manifestUrl, (u, i) => fetch(u, i), storage);
     if (offline) post({ type: "notice", message: "Offline: using the manifest kept from the last visit." });
-    const manifest = parseManifest(text);
+    // Checked by the module that will load the bundle, the one place the manifest is validated
+    // (the download waits for the module: a compile of a few hundred ms, not the weights).
+    const manifest = (await runtime).mod.parseManifest(text);
     const cacheName = weightsCacheName(new URL(msg.modelUrl).pathname, await sha256Hex(new TextEncoder().encode(text)));
     const cache = storage ? await storage.open(cacheName).catch(() => null) : null;
     if (!cache) post({ type: "notice", message: "The Cache API is unavailable here: the weights will be downloaded on every visit." });
@@ -330,7 +331,7 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
     const initMs = performance.now() - tInit;
 
     const info = model.info();
-    const realNames = new Map(manifest.categories.map((c) => [c.key, c.real_name]));
+    const realNames = new Map(manifest.categories.map((c) => [c.key, c.realName]));
     const categories: CategoryInfo[] = info.categories.map((key) => ({ key, realName: realNames.get(key) ?? key }));
     post({
       type: "ready",

@@ -5,7 +5,6 @@ import {
   fileUrl,
   getVerifiedFile,
   MANIFEST_CACHE,
-  parseManifest,
   pruneWeightCaches,
   sha256Hex,
   verifyFile,
@@ -92,43 +91,6 @@ function deps(cache: CacheLike | null, fetchFn: FileDeps["fetch"]) {
   };
   return { d, notices, bytes, retries };
 }
-
-const manifest = (files: unknown, extra: Record<string, unknown> = {}) =>
-  JSON.stringify({ format: "acd-clip-bundle", version: 1, name: "demo", files, ...extra });
-
-describe("parseManifest", () => {
-  const f = { file: "weights-00000.safetensors", bytes: 10, sha256: "a".repeat(64) };
-  it("reads the fields the page uses", () => {
-    const m = parseManifest(
-      manifest([f], { untrained: true, categories: [{ key: "bottle", real_name: "dark bottle" }, { key: "x" }], has_text_tower: true, precision: "int8" }),
-    );
-    expect(m.files).toEqual([f]);
-    expect(m.untrained).toBe(true);
-    expect(m.trained_on).toBeNull();
-    expect(m.categories).toEqual([
-      { key: "bottle", real_name: "dark bottle" },
-      { key: "x", real_name: "x" },
-    ]);
-    expect(m.has_text_tower).toBe(true);
-  });
-  it.each([
-    ["{", /not valid JSON/],
-    ["[]", /not a JSON object/],
-    [JSON.stringify({ format: "other", name: "x", files: [f] }), /not an ACD-CLIP bundle/],
-    [manifest([]), /lists no files/],
-    [manifest([{ ...f, file: "../secret" }]), /not a plain relative path/],
-    [manifest([{ ...f, file: "https://evil.example/w.safetensors" }]), /not a plain relative path/],
-    [manifest([{ ...f, file: "/etc/passwd" }]), /not a plain relative path/],
-    [manifest([f, f]), /listed twice/],
-    [manifest([{ ...f, bytes: -1 }]), /valid byte size/],
-    [manifest([{ ...f, sha256: "xyz" }]), /valid sha256/],
-    [manifest([{ ...f, bytes: 2 ** 40 }]), /declares 1099511627776 bytes, over the limit/],
-    [JSON.stringify({ format: "acd-clip-bundle", version: 7, name: "x", files: [f] }), /bundle version 7; this page reads version 1/],
-    [JSON.stringify({ format: "acd-clip-bundle", name: "x", files: [f] }), /bundle version undefined/],
-  ])("rejects %s", (text, err) => {
-    expect(() => parseManifest(text)).toThrow(err);
-  });
-});
 
 describe("urls and names", () => {
   it("keeps files inside the bundle folder", () => {

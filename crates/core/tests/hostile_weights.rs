@@ -163,7 +163,17 @@ fn manifests_with_other_versions_are_refused_with_the_version_named() {
 
 #[test]
 fn a_declared_size_the_file_does_not_have_names_the_file_before_hashing() {
-    let m = parse_manifest(&manifest_json(1.into(), u64::MAX)).unwrap();
+    // A size no shard can have is refused with the manifest, before any file is read.
+    let err = parse_manifest(&manifest_json(1.into(), u64::MAX))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(
+            "weights-00000.safetensors declares 18446744073709551615 bytes, over the limit"
+        ),
+        "{err}"
+    );
+    let m = parse_manifest(&manifest_json(1.into(), 16)).unwrap();
     let files = HashMap::from([("weights-00000.safetensors".to_string(), vec![0u8; 8])]);
     match verify_files(&m, &files) {
         Err(BundleError::Size {
@@ -173,7 +183,7 @@ fn a_declared_size_the_file_does_not_have_names_the_file_before_hashing() {
         }) => {
             assert_eq!(
                 (file.as_str(), expected, found),
-                ("weights-00000.safetensors", u64::MAX, 8)
+                ("weights-00000.safetensors", 16, 8)
             );
         }
         other => panic!("{other:?}"),

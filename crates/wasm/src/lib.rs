@@ -4,8 +4,9 @@
 //! JS API (built with `wasm-bindgen --target web`, see `scripts/build-wasm`):
 //!
 //! ```ts
-//! import init, { AcdModel } from "./pkg/acd_wasm.js";
+//! import init, { AcdModel, parseManifest } from "./pkg/acd_wasm.js";
 //! await init();
+//! const { files } = parseManifest(manifestJson); // checked once, here: the files to fetch
 //! const model = await AcdModel.load(manifestJson, fileNames, fileBytes, "webgpu"); // or "cpu"
 //! const info = model.info();
 //! const det = await model.detect(imageBytes, info.categories[0]);
@@ -76,6 +77,45 @@ fn now_ms() -> f64 {
         None => None,
     })
     .unwrap_or_else(js_sys::Date::now)
+}
+
+// ---- the manifest --------------------------------------------------------------------------
+
+/// The bundle's manifest checked by the code that will load it (format, version, config, the file
+/// list: plain relative paths listed once, sizes, hashes), reduced to what the page needs to fetch
+/// the files and name the categories: an `AcdManifest`. Throws an `Error` naming the problem. The
+/// page checks nothing of it itself, so the manifest is validated in one place.
+#[wasm_bindgen(js_name = parseManifest, unchecked_return_type = "AcdManifest")]
+pub fn parse_manifest_js(
+    #[wasm_bindgen(js_name = manifestJson)] manifest_json: String,
+) -> Result<JsValue, JsValue> {
+    let m = parse_manifest(&manifest_json).map_err(|e| js_error(e.to_string()))?;
+    let o = Object::new();
+    set(&o, "name", m.name.as_str());
+    let files: Array = m
+        .files
+        .iter()
+        .map(|f| {
+            let e = Object::new();
+            set(&e, "file", f.file.as_str());
+            set(&e, "bytes", f.bytes as f64);
+            set(&e, "sha256", f.sha256.to_ascii_lowercase());
+            JsValue::from(e)
+        })
+        .collect();
+    set(&o, "files", files);
+    let categories: Array = m
+        .categories
+        .iter()
+        .map(|c| {
+            let e = Object::new();
+            set(&e, "key", c.key.as_str());
+            set(&e, "realName", c.real_name.as_str());
+            JsValue::from(e)
+        })
+        .collect();
+    set(&o, "categories", categories);
+    Ok(o.into())
 }
 
 // ---- before a large download -----------------------------------------------------------

@@ -285,7 +285,7 @@ pub fn export_bundle<B: Backend>(
     let text_entries: Vec<_> = categories
         .iter()
         .map(|(c, t)| {
-            let r = super::save::raw(t.clone()).map_err(|e| {
+            let r = RawTensor::read_back(t.clone()).map_err(|e| {
                 crate::Error::Backend(format!(
                     "reading the text embedding of {:?} back for saving: {e}",
                     c.key
@@ -361,6 +361,7 @@ pub fn parse_manifest(json: &str) -> Result<Manifest, BundleError> {
     }
     let m: Manifest =
         serde_json::from_value(v).map_err(|e| BundleError::Manifest(e.to_string()))?;
+    check_file_entries(&m.files)?;
     m.config
         .validate()
         .map_err(|e| BundleError::Manifest(e.to_string()))?;
@@ -372,6 +373,53 @@ pub fn parse_manifest(json: &str) -> Result<Manifest, BundleError> {
         }
     }
     Ok(m)
+}
+
+/// Largest file a manifest may declare: shards are at most 64 MiB, so a size near this is a lie
+/// that must not size a download buffer.
+pub const MAX_FILE_BYTES: u64 = 1 << 30;
+
+/// The listed files, before anything is fetched or read: each a plain relative path (readers join
+/// it to the bundle's folder or URL, so `..`, `/etc/…` or `https://…` would reach outside), listed
+/// once, at most `MAX_FILE_BYTES`, with a SHA-256 in hex.
+fn check_file_entries(files: &[FileEntry]) -> Result<(), BundleError> {
+    if files.is_empty() {
+        return Err(BundleError::Manifest("it lists no files".into()));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (i, e) in files.iter().enumerate() {
+        let bad = |why: String| BundleError::Manifest(format!("files[{i}]: {why}"));
+        if !is_plain_relative_path(&e.file) {
+            return Err(bad(format!(
+                "file name {:?} is not a plain relative path",
+                e.file
+            )));
+        }
+        if !seen.insert(e.file.as_str()) {
+            return Err(bad(format!("{} is listed twice", e.file)));
+        }
+        if e.bytes > MAX_FILE_BYTES {
+            return Err(bad(format!(
+                "{} declares {} bytes, over the limit of {MAX_FILE_BYTES} bytes per file",
+                e.file, e.bytes
+            )));
+        }
+        if e.sha256.len() != 64 || !e.sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(bad(format!("{} has no valid sha256", e.file)));
+        }
+    }
+    Ok(())
+}
+
+/// `/`-separated names of ASCII letters, digits, `.`, `_` and `-`, none starting with `.` or `-`.
+fn is_plain_relative_path(path: &str) -> bool {
+    path.split('/').all(|name| {
+        let mut chars = name.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    })
 }
 
 /// How much of each file `load_bundle_checked` verifies against the manifest.
