@@ -343,7 +343,7 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
       cpu: backend === "cpu" ? (cpu ?? { threads: 1, singleThreadReason: "the WebGPU module's CPU path" }) : null,
       timings: { runtimeMs, downloadMs, initMs, totalMs: performance.now() - t0 },
       cache: { filesFromCache, filesFetched, bytesFetched, cacheName: cache ? cacheName : null },
-      bundle: { name: manifest.name, sha256: manifest.files[0].sha256.toLowerCase() },
+      bundle: { name: manifest.name, sha256: manifest.files[0].sha256 },
     });
   } catch (e) {
     const trap = isWasmTrap(e);
