@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::load::{load_acd_clip, load_clip_only};
-use super::quantize::{decode, encode, Encoded, Precision};
+use super::quantize::{dequantize_stored_rows, encode, Encoded, Precision};
 use super::raw::RawTensor;
 use super::store::TensorStore;
 use crate::clip::tokenizer::ClipTokenizer;
@@ -545,10 +545,7 @@ pub fn read_shard(file: &str, bytes: &[u8], store: &mut TensorStore) -> Result<(
                 ));
             };
             next_scale += rows;
-            decode(&Encoded::Int8 {
-                values: view.data().iter().map(|&b| b as i8).collect(),
-                scales: row_scales.to_vec(),
-            })
+            dequantize_stored_rows(view.data(), row_scales)
         } else {
             read_f32(file, &name, &view)?
         };
