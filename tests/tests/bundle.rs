@@ -10,7 +10,7 @@ use acd_core::prompts::prompt_tokens;
 use acd_core::trace::Trace;
 use acd_core::weights::bundle::{
     export_bundle, load_bundle, load_bundle_checked, parse_manifest, sha256_hex, BundleError,
-    CategoryEntry, ExportOptions, FileCheck, Manifest, VOCAB_FILE,
+    BundleFiles, CategoryEntry, ExportOptions, FileCheck, FileEntry, Manifest, VOCAB_FILE,
 };
 use acd_core::weights::load::{load_acd_clip, load_clip_only};
 use acd_core::weights::quantize::Precision;
@@ -322,6 +322,59 @@ fn damaged_bundles_are_refused_naming_the_file() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("something-else"), "{err}");
+}
+
+/// A source that counts how often each file is read.
+struct CountingFiles<'a> {
+    files: &'a HashMap<String, Vec<u8>>,
+    reads: HashMap<String, usize>,
+}
+
+impl BundleFiles for &mut CountingFiles<'_> {
+    fn size(&self, file: &str) -> Option<u64> {
+        self.files.get(file).map(|b| b.len() as u64)
+    }
+
+    fn read<R>(&mut self, file: &str, read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        *self.reads.entry(file.to_string()).or_default() += 1;
+        self.files.get(file).map(|b| read(b))
+    }
+}
+
+/// The loader reads each file once (so the page can copy a shard in when it is decoded and free
+/// it right after), reads every listed file when it checks hashes, and refuses a damaged file the
+/// model does not use.
+#[test]
+fn each_bundle_file_is_read_once_and_every_listed_file_is_verified() {
+    let (m, files) = export(Precision::Int8, true);
+    let device = Default::default();
+    for check in [FileCheck::Sha256, FileCheck::SizeOnly] {
+        let mut source = CountingFiles {
+            files: &files,
+            reads: HashMap::new(),
+        };
+        load_bundle_checked::<Cpu>(&m, &mut source, &device, check).unwrap();
+        for entry in &m.files {
+            let reads = source.reads.get(&entry.file).copied().unwrap_or(0);
+            assert_eq!(reads, 1, "{} read {reads} times ({check:?})", entry.file);
+        }
+    }
+
+    let mut with_notes = m.clone();
+    let mut files = files.clone();
+    files.insert("notes.txt".into(), b"written by hand".to_vec());
+    with_notes.files.push(FileEntry {
+        file: "notes.txt".into(),
+        bytes: 15,
+        sha256: sha256_hex(b"written by someone else"),
+    });
+    match load_bundle::<Cpu>(&with_notes, &files, &device) {
+        Err(BundleError::Checksum { file }) => assert_eq!(file, "notes.txt"),
+        other => panic!(
+            "unused damaged file: {:?}",
+            other.err().map(|e| e.to_string())
+        ),
+    }
 }
 
 /// `acd export --training-free`: CLIP alone (projection heads, no adapters) in a bundle detects

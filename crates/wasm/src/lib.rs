@@ -33,13 +33,14 @@
 mod webgpu;
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use acd_core::reference::{
     BuildOptions, ReferenceInfo, ReferenceMemory, ReferenceSource, MAX_PAGE_REFERENCE_IMAGES,
 };
-use acd_core::weights::bundle::{load_bundle_checked, parse_manifest, FileCheck, Manifest};
+use acd_core::weights::bundle::{
+    load_bundle_checked, parse_manifest, BundleFiles, FileCheck, Manifest,
+};
 use acd_core::{Detection, Detector};
 use burn::backend::flex::FlexDevice;
 use burn::backend::Flex;
@@ -314,6 +315,29 @@ fn detection_to_js(d: &Detection) -> JsValue {
     o.into()
 }
 
+/// The files the page passed to `AcdModel.load`, still in JavaScript's memory.
+struct PageFiles {
+    names: Vec<String>,
+    bytes: Vec<Uint8Array>,
+}
+
+impl PageFiles {
+    fn get(&self, file: &str) -> Option<&Uint8Array> {
+        let i = self.names.iter().position(|n| n == file)?;
+        self.bytes.get(i)
+    }
+}
+
+impl BundleFiles for PageFiles {
+    fn size(&self, file: &str) -> Option<u64> {
+        self.get(file).map(|b| u64::from(b.length()))
+    }
+
+    fn read<R>(&mut self, file: &str, read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        self.get(file).map(|b| read(&b.to_vec()))
+    }
+}
+
 impl AcdModel {
     fn new(engine: Engine, manifest: Manifest, backend: &'static str) -> Self {
         AcdModel {
@@ -376,23 +400,21 @@ impl AcdModel {
                 "this model runtime is the multi-threaded CPU build, without WebGPU (load www/pkg for WebGPU)",
             ));
         }
-        let files: HashMap<String, Vec<u8>> = file_names
-            .into_iter()
-            .zip(file_bytes.iter().map(|b| b.to_vec()))
-            .collect();
-        drop(file_bytes);
+        // Each file is copied into the module's memory when it is read, and freed after.
+        let files = PageFiles {
+            names: file_names,
+            bytes: file_bytes,
+        };
         #[cfg(feature = "webgpu")]
         if let Some(device) = gpu {
-            let bundle = load_bundle_checked::<Wgpu>(&manifest, &files, &device, check)
+            let bundle = load_bundle_checked::<Wgpu>(&manifest, files, &device, check)
                 .map_err(|e| js_error(e.to_string()))?;
-            drop(files);
             let engine = Engine::Gpu(Detector::from_bundle(bundle, device).with_clock(now_ms));
             return Ok(AcdModel::new(engine, manifest, backend));
         }
         let device = FlexDevice;
-        let bundle = load_bundle_checked::<Flex>(&manifest, &files, &device, check)
+        let bundle = load_bundle_checked::<Flex>(&manifest, files, &device, check)
             .map_err(|e| js_error(e.to_string()))?;
-        drop(files);
         let engine = Engine::Cpu(Detector::from_bundle(bundle, device).with_clock(now_ms));
         Ok(AcdModel::new(engine, manifest, backend))
     }

@@ -25,10 +25,12 @@ use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::bundle_files::CheckedFiles;
+pub use super::bundle_files::{verify_files, BundleFiles, FileCheck};
 use super::load::{load_acd_clip, load_clip_only};
 use super::quantize::{dequantize_stored_rows, encode, Encoded, Precision};
 use super::raw::RawTensor;
-use super::store::TensorStore;
+use super::store::{decode_floats, TensorStore};
 use crate::clip::tokenizer::ClipTokenizer;
 use crate::config::AcdClipConfig;
 use crate::model::AcdClip;
@@ -422,51 +424,6 @@ fn is_plain_relative_path(path: &str) -> bool {
     })
 }
 
-/// How much of each file `load_bundle_checked` verifies against the manifest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FileCheck {
-    /// Presence, size and SHA-256.
-    Sha256,
-    /// Presence and size only: the caller has checked every file's SHA-256 against this manifest
-    /// already (the page's worker does, with WebCrypto, as it downloads), so it is not hashed twice.
-    SizeOnly,
-}
-
-/// Checks that every file of the manifest is present with its size and SHA-256.
-pub fn verify_files(
-    manifest: &Manifest,
-    files: &HashMap<String, Vec<u8>>,
-) -> Result<(), BundleError> {
-    check_files(manifest, files, FileCheck::Sha256)
-}
-
-fn check_files(
-    manifest: &Manifest,
-    files: &HashMap<String, Vec<u8>>,
-    check: FileCheck,
-) -> Result<(), BundleError> {
-    for entry in &manifest.files {
-        let bytes = files
-            .get(&entry.file)
-            .ok_or_else(|| BundleError::MissingFile {
-                file: entry.file.clone(),
-            })?;
-        if bytes.len() as u64 != entry.bytes {
-            return Err(BundleError::Size {
-                file: entry.file.clone(),
-                expected: entry.bytes,
-                found: bytes.len() as u64,
-            });
-        }
-        if check == FileCheck::Sha256 && !sha256_hex(bytes).eq_ignore_ascii_case(&entry.sha256) {
-            return Err(BundleError::Checksum {
-                file: entry.file.clone(),
-            });
-        }
-    }
-    Ok(())
-}
-
 fn shard_error(file: &str, reason: impl Into<String>) -> BundleError {
     BundleError::Shard {
         file: file.to_string(),
@@ -475,29 +432,16 @@ fn shard_error(file: &str, reason: impl Into<String>) -> BundleError {
 }
 
 fn read_f32(file: &str, name: &str, v: &TensorView) -> Result<Vec<f32>, BundleError> {
-    let d = v.data();
-    Ok(match v.dtype() {
-        Dtype::F32 => d
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-            .collect(),
-        Dtype::F16 => d
-            .chunks_exact(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
-        other => {
-            return Err(shard_error(
-                file,
-                format!("tensor `{name}` has dtype {other:?}"),
-            ))
-        }
+    decode_floats(v.dtype(), v.data()).ok_or_else(|| {
+        let dtype = v.dtype();
+        shard_error(file, format!("tensor `{name}` has dtype {dtype:?}"))
     })
 }
 
-/// Decodes the weight shards into f32 tensors under their checkpoint names.
-fn read_weights(
+/// Decodes the weight shards into f32 tensors under their checkpoint names, one shard at a time.
+fn read_weights<F: BundleFiles>(
     manifest: &Manifest,
-    files: &HashMap<String, Vec<u8>>,
+    files: &mut CheckedFiles<'_, F>,
 ) -> Result<TensorStore, BundleError> {
     let mut store = TensorStore::default();
     let is_reference = |f: &str| {
@@ -511,7 +455,9 @@ fn read_weights(
         .iter()
         .filter(|f| f.file != TEXT_FILE && f.file != VOCAB_FILE && !is_reference(&f.file))
     {
-        read_shard(&entry.file, &files[&entry.file], &mut store)?;
+        files.read(&entry.file, |bytes| {
+            read_shard(&entry.file, bytes, &mut store)
+        })?;
     }
     Ok(store)
 }
@@ -627,10 +573,10 @@ pub fn add_reference(
     Ok((file, bytes))
 }
 
-/// Reads and checks the memories the manifest names (files already verified).
-fn read_references(
+/// Reads and checks the memories the manifest names.
+fn read_references<F: BundleFiles>(
     manifest: &Manifest,
-    files: &HashMap<String, Vec<u8>>,
+    files: &mut CheckedFiles<'_, F>,
 ) -> Result<Vec<(String, ReferenceMemory, bool)>, BundleError> {
     let mut out = Vec::new();
     for c in &manifest.categories {
@@ -645,10 +591,9 @@ fn read_references(
                 "the file is not listed in `files` (no size or SHA-256 to verify)".into(),
             ));
         }
-        let bytes = files.get(&r.file).ok_or_else(|| BundleError::MissingFile {
-            file: r.file.clone(),
+        let memory = files.read(&r.file, |bytes| {
+            ReferenceMemory::from_bytes(bytes).map_err(|e| err(e.to_string()))
         })?;
-        let memory = ReferenceMemory::from_bytes(bytes).map_err(|e| err(e.to_string()))?;
         memory
             .check_fits(&manifest.config, manifest.head())
             .map_err(|e| err(e.to_string()))?;
@@ -657,38 +602,15 @@ fn read_references(
     Ok(out)
 }
 
-/// Verifies (sizes and SHA-256) and loads a bundle from its files (name → bytes).
-pub fn load_bundle<B: Backend>(
+/// The precomputed class embeddings of every category, from `text.safetensors`.
+fn read_text_embeddings<B: Backend>(
     manifest: &Manifest,
-    files: &HashMap<String, Vec<u8>>,
+    text_bytes: &[u8],
     device: &B::Device,
-) -> Result<Bundle<B>, BundleError> {
-    load_bundle_checked(manifest, files, device, FileCheck::Sha256)
-}
-
-/// Loads a bundle after checking its files as `check` says.
-pub fn load_bundle_checked<B: Backend>(
-    manifest: &Manifest,
-    files: &HashMap<String, Vec<u8>>,
-    device: &B::Device,
-    check: FileCheck,
-) -> Result<Bundle<B>, BundleError> {
-    check_files(manifest, files, check)?;
-    let cfg = &manifest.config;
-    let mut store = read_weights(manifest, files)?;
-    let model = if manifest.head().is_training_free() {
-        load_clip_only::<B>(&mut store, cfg, manifest.has_text_tower, device)?
-    } else {
-        load_acd_clip::<B>(&mut store, cfg, manifest.has_text_tower, device)?.fold()
-    };
-    let text_bytes = files
-        .get(TEXT_FILE)
-        .ok_or_else(|| BundleError::MissingFile {
-            file: TEXT_FILE.into(),
-        })?;
+) -> Result<Vec<(String, Tensor<B, 3>)>, BundleError> {
     let st =
         SafeTensors::deserialize(text_bytes).map_err(|e| shard_error(TEXT_FILE, e.to_string()))?;
-    let (n, d) = manifest.head().class_embedding_shape(cfg);
+    let (n, d) = manifest.head().class_embedding_shape(&manifest.config);
     let mut text_embeddings = Vec::new();
     for c in &manifest.categories {
         let name = format!("{CATEGORY_PREFIX}{}", c.key);
@@ -711,14 +633,44 @@ pub fn load_bundle_checked<B: Backend>(
             Tensor::from_data(TensorData::new(data, [n, d, 2]), device),
         ));
     }
-    let references = read_references(manifest, files)?;
+    Ok(text_embeddings)
+}
+
+/// Verifies (sizes and SHA-256) and loads a bundle from its files (name → bytes).
+pub fn load_bundle<B: Backend>(
+    manifest: &Manifest,
+    files: &HashMap<String, Vec<u8>>,
+    device: &B::Device,
+) -> Result<Bundle<B>, BundleError> {
+    load_bundle_checked(manifest, files, device, FileCheck::Sha256)
+}
+
+/// Loads a bundle, checking its files as `check` says; each file is read once, shard by shard.
+pub fn load_bundle_checked<B: Backend>(
+    manifest: &Manifest,
+    files: impl BundleFiles,
+    device: &B::Device,
+    check: FileCheck,
+) -> Result<Bundle<B>, BundleError> {
+    let mut files = CheckedFiles::new(manifest, files, check)?;
+    let cfg = &manifest.config;
+    let mut store = read_weights(manifest, &mut files)?;
+    let model = if manifest.head().is_training_free() {
+        load_clip_only::<B>(&mut store, cfg, manifest.has_text_tower, device)?
+    } else {
+        load_acd_clip::<B>(&mut store, cfg, manifest.has_text_tower, device)?.fold()
+    };
+    let text_embeddings = files.read(TEXT_FILE, |bytes| {
+        read_text_embeddings(manifest, bytes, device)
+    })?;
+    let references = read_references(manifest, &mut files)?;
     let tokenizer = match manifest.files.iter().any(|f| f.file == VOCAB_FILE) {
-        true if manifest.has_text_tower => Some(
-            ClipTokenizer::from_vocab_gz(&files[VOCAB_FILE])
-                .map_err(|e| shard_error(VOCAB_FILE, e.to_string()))?,
-        ),
+        true if manifest.has_text_tower => Some(files.read(VOCAB_FILE, |bytes| {
+            ClipTokenizer::from_vocab_gz(bytes).map_err(|e| shard_error(VOCAB_FILE, e.to_string()))
+        })?),
         _ => None,
     };
+    files.finish()?;
     Ok(Bundle {
         manifest: manifest.clone(),
         model,

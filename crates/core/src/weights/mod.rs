@@ -2,6 +2,7 @@
 //! open_clip names (`remap`), and construction of the model from them with shape checks (`load`).
 
 pub mod bundle;
+pub mod bundle_files;
 pub mod checkpoint;
 pub mod load;
 pub mod quantize;

@@ -52,7 +52,7 @@ fn bf16_bits(b: &[u8]) -> f32 {
 }
 
 /// Decodes a little-endian float buffer to f32; `None` for non-float dtypes.
-fn decode_floats(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
+pub(crate) fn decode_floats(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
     Some(match dtype {
         Dtype::F32 => bytes
             .chunks_exact(4)
