@@ -71,7 +71,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if !(args.target_fpr > 0.0 && args.target_fpr < 1.0) {
         bail!("--target-fpr {} is not in (0, 1)", args.target_fpr);
     }
-    let (manifest, _) = model_source::read_bundle(&bundle_dir)?;
+    let manifest = model_source::read_manifest(&bundle_dir)?;
     let source = model_source::source(&args.model)?;
     let calibrations = crate::with_backend!(args.backend, |B, device| calibrate::<B>(
         &args, &manifest, source, device

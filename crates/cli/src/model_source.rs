@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use acd_fixture::official::{read_fixture, FixtureConfig};
 use std::collections::HashMap;
 
-use acd_core::weights::bundle::{load_bundle, parse_manifest, Manifest};
+use acd_core::weights::bundle::{
+    load_bundle_checked, parse_manifest, BundleFiles, FileCheck, Manifest,
+};
 use acd_core::weights::checkpoint::read_checkpoint_meta;
 use acd_core::weights::load::{
     infer_adapter_config, infer_clip_config, load_acd_clip, load_clip_only,
@@ -81,14 +83,37 @@ pub enum Source {
     Weights(AcdClipConfig, TensorStore),
     /// CLIP weights only, for the training-free mode.
     TrainingFree(AcdClipConfig, TensorStore),
-    Bundle(Manifest, HashMap<String, Vec<u8>>),
+    Bundle(Manifest, BundleDir),
+}
+
+/// A bundle folder as the loader's file source: each file is read from disk when the loader asks
+/// for it and dropped after it is decoded, so the load never holds the whole bundle's bytes next
+/// to the decoded weights. A file that cannot be read is reported missing, by name.
+pub struct BundleDir(PathBuf);
+
+impl BundleFiles for BundleDir {
+    fn size(&self, file: &str) -> Option<u64> {
+        let meta = std::fs::metadata(self.0.join(file)).ok()?;
+        meta.is_file().then(|| meta.len())
+    }
+
+    fn read<R>(&mut self, file: &str, read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        std::fs::read(self.0.join(file))
+            .ok()
+            .map(|bytes| read(&bytes))
+    }
+}
+
+/// A bundle folder's manifest, validated.
+pub fn read_manifest(dir: &Path) -> anyhow::Result<Manifest> {
+    let json = std::fs::read_to_string(dir.join("manifest.json"))
+        .with_context(|| format!("reading {}", dir.join("manifest.json").display()))?;
+    parse_manifest(&json).with_context(|| format!("{}", dir.display()))
 }
 
 /// Reads a bundle folder: the manifest and every file it lists (missing files are reported by the loader).
 pub fn read_bundle(dir: &Path) -> anyhow::Result<(Manifest, HashMap<String, Vec<u8>>)> {
-    let json = std::fs::read_to_string(dir.join("manifest.json"))
-        .with_context(|| format!("reading {}", dir.join("manifest.json").display()))?;
-    let manifest = parse_manifest(&json).with_context(|| format!("{}", dir.display()))?;
+    let manifest = read_manifest(dir)?;
     let mut files = HashMap::new();
     for entry in &manifest.files {
         if let Ok(bytes) = std::fs::read(dir.join(&entry.file)) {
@@ -100,8 +125,8 @@ pub fn read_bundle(dir: &Path) -> anyhow::Result<(Manifest, HashMap<String, Vec<
 
 pub fn source(args: &ModelArgs) -> anyhow::Result<Source> {
     if let Some(dir) = &args.bundle {
-        let (m, f) = read_bundle(dir)?;
-        return Ok(Source::Bundle(m, f));
+        let manifest = read_manifest(dir)?;
+        return Ok(Source::Bundle(manifest, BundleDir(dir.clone())));
     }
     let (cfg, store) = load(args)?;
     if args.training_free {
@@ -122,7 +147,8 @@ pub fn detector<B: Backend>(source: Source, device: B::Device) -> anyhow::Result
             Detector::with_head(model, cfg, Head::TrainingFree, device)
         }
         Source::Bundle(manifest, files) => {
-            Detector::from_bundle(load_bundle::<B>(&manifest, &files, &device)?, device)
+            let bundle = load_bundle_checked::<B>(&manifest, files, &device, FileCheck::Sha256)?;
+            Detector::from_bundle(bundle, device)
         }
     })
 }
