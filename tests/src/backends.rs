@@ -176,3 +176,40 @@ pub fn matches_cpu_reference<B: Backend>(backend: &str, device: B::Device) -> [f
     }
     d
 }
+
+/// The fused image score of maps at the sizes images are detected at (224 px up to 1024 px, the
+/// paper's 518 among them) on backend `B`, against the maximum taken on the host: the score is
+/// `w·p_cls + (1 − w)·max(map)`, so a reduction that skips values would lower it unseen. Each map
+/// is uniform in [0, 0.9) with its one largest value placed at a different position.
+pub fn fused_score_sees_the_whole_map<B: Backend>(backend: &str, device: B::Device) {
+    use acd_core::anomaly_map::fuse_score;
+    use burn::tensor::{Tensor, TensorData};
+    for (size, peak_at) in [(224, 7), (518, 268_000), (640, 1), (1024, 1_048_575)] {
+        let n = size * size;
+        // a fixed pseudo-random map (xorshift), so a failure is reproducible
+        let mut state = 0x2545_f491_u32 ^ size as u32;
+        let mut values: Vec<f32> = (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 17;
+                state ^= state << 5;
+                (state >> 8) as f32 / (1u32 << 24) as f32 * 0.9
+            })
+            .collect();
+        values[peak_at % n] = 0.97;
+        let map = Tensor::<B, 3>::from_data(TensorData::new(values, [1, size, size]), &device);
+        let p_cls = Tensor::<B, 1>::from_data(TensorData::new(vec![0.25f32], [1]), &device);
+        let (score, pixel_max) = fuse_score(p_cls, map, 0.9);
+        let read = |t: Tensor<B, 1>| t.into_data().convert::<f32>().to_vec::<f32>().unwrap()[0];
+        let (score, pixel_max) = (read(score), read(pixel_max));
+        assert_eq!(
+            pixel_max, 0.97,
+            "{backend}: the maximum of a {size}×{size} map is 0.97, the backend says {pixel_max}"
+        );
+        let want = 0.9 * 0.25 + 0.1 * 0.97;
+        assert!(
+            (score as f64 - want).abs() < 1e-6,
+            "{backend}: fused score {score} of a {size}×{size} map, expected {want}"
+        );
+    }
+}

@@ -69,6 +69,12 @@ macro_rules! backend_tests {
             fn matches_ndarray() {
                 matches_cpu_reference::<$backend>($name, $device);
             }
+
+            /// The fused score takes the maximum of the whole map at every image size.
+            #[test]
+            fn fused_score_sees_the_whole_map() {
+                acd_parity::backends::fused_score_sees_the_whole_map::<$backend>($name, $device);
+            }
         }
     };
 }

@@ -132,14 +132,22 @@ impl MapOperators {
     }
 }
 
+/// The largest value of each `[h, w]` map of `[B, h, w]`: of each line, then of the lines. One
+/// reduction over all `h·w` values misses some on Burn 0.21's wgpu backend (on lavapipe a 518×518
+/// map's maximum near its end was not seen: `tests/src/backends.rs`,
+/// `fused_score_sees_the_whole_map`); reductions over a line's length are exact on every backend.
+pub fn max_per_image<B: Backend>(map: Tensor<B, 3>) -> Tensor<B, 1> {
+    let [b, h, _] = map.dims();
+    map.max_dim(2).reshape([b, h]).max_dim(1).reshape([b])
+}
+
 /// Fused image score: `w·p_cls + (1 − w)·max(map)` per image.
 pub fn fuse_score<B: Backend>(
     p_cls: Tensor<B, 1>,
     map: Tensor<B, 3>,
     weight: f32,
 ) -> (Tensor<B, 1>, Tensor<B, 1>) {
-    let [b, h, w] = map.dims();
-    let pixel_max = map.reshape([b, h * w]).max_dim(1).reshape([b]);
+    let pixel_max = max_per_image(map);
     (
         p_cls * weight + pixel_max.clone() * (1.0 - weight),
         pixel_max,

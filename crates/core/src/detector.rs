@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
-use crate::anomaly_map::MapOperators;
+use crate::anomaly_map::{max_per_image, MapOperators};
 use crate::calibration::{threshold_for, Calibration, Threshold};
 use crate::clip::tokenizer::ClipTokenizer;
 use crate::config::AcdClipConfig;
@@ -538,12 +538,11 @@ impl<B: Backend> Detector<B> {
         let far = far_fraction(r.clone());
         let a = reference_anomaly(r).reshape([1, 1, g, g]);
         let up = self.ops.blur_and_upsample(a.clone()).squeeze_dim::<3>(1);
-        let [b, h, w] = up.dims();
         let extra = vec![far, a.reshape([g * g])];
         if reference.info.domain_only {
             return (score, map, extra);
         }
-        let up_max = up.clone().reshape([b, h * w]).max_dim(1).reshape([b]);
+        let up_max = max_per_image(up.clone());
         let wr = REFERENCE_WEIGHT as f64;
         (
             score * (1.0 - wr) + up_max * wr,
