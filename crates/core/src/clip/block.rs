@@ -82,11 +82,11 @@ fn attention_in_chunks<B: Backend>(
         return Tensor::cat(parts.map(|s| call(0, s, samples.min(b - s))).collect(), 0);
     }
     let per_sample = (0..b).map(|s| {
+        let sample = |t: &Tensor<B, 4>| t.clone().narrow(0, s, 1);
+        let (qs, ks, vs) = (sample(&q), sample(&k), sample(&v));
         let heads = (0..h).step_by(heads_per_call).map(|h0| {
-            let sample = |t: &Tensor<B, 4>| t.clone().narrow(0, s, 1);
-            let part = |t: Tensor<B, 4>| t.narrow(1, h0, heads_per_call.min(h - h0));
-            let (qs, ks, vs) = (part(sample(&q)), part(sample(&k)), part(sample(&v)));
-            attention(qs, ks, vs, None, None, options)
+            let part = |t: &Tensor<B, 4>| t.clone().narrow(1, h0, heads_per_call.min(h - h0));
+            attention(part(&qs), part(&ks), part(&vs), None, None, options)
         });
         Tensor::cat(heads.collect(), 1)
     });
