@@ -126,7 +126,8 @@ pub fn detect_fixture_images<B: Backend>(device: B::Device) -> DetectorOutput {
     }
 }
 
-fn max_abs(a: &[f32], b: &[f32]) -> f64 {
+/// The largest absolute difference of two equally long vectors.
+pub fn max_abs(a: &[f32], b: &[f32]) -> f64 {
     assert_eq!(a.len(), b.len());
     a.iter()
         .zip(b)
@@ -158,6 +159,16 @@ pub const CROSS_BACKEND_TOLERANCE: f64 = 1e-4;
 /// Backend `B` against the CPU reference on the detector path; panics when a difference exceeds
 /// [`CROSS_BACKEND_TOLERANCE`]. Returns the differences for the report.
 pub fn matches_cpu_reference<B: Backend>(backend: &str, device: B::Device) -> [f64; 4] {
+    compare_with_cpu_reference::<B>(backend, device, CROSS_BACKEND_TOLERANCE).1
+}
+
+/// Backend `B`'s detector output and its differences from the CPU reference's; panics when a
+/// difference exceeds `tolerance`.
+pub fn compare_with_cpu_reference<B: Backend>(
+    backend: &str,
+    device: B::Device,
+    tolerance: f64,
+) -> (DetectorOutput, [f64; 4]) {
     let ours = detect_fixture_images::<B>(device);
     let reference = detect_fixture_images::<Reference>(Default::default());
     let d = cross_backend(&ours, &reference);
@@ -170,11 +181,11 @@ pub fn matches_cpu_reference<B: Backend>(backend: &str, device: B::Device) -> [f
         .zip(d)
     {
         assert!(
-            v <= CROSS_BACKEND_TOLERANCE,
-            "{backend} vs ndarray: {what} differ by {v:.3e} (> {CROSS_BACKEND_TOLERANCE:.0e})"
+            v <= tolerance,
+            "{backend} vs ndarray: {what} differ by {v:.3e} (> {tolerance:.0e})"
         );
     }
-    d
+    (ours, d)
 }
 
 /// The fused image score of maps at the sizes images are detected at (224 px up to 1024 px, the

@@ -316,6 +316,25 @@ describe("choosing the backend", () => {
   });
 });
 
+describe("f16 on WebGPU (?precision=f16)", () => {
+  it("on an adapter without f16 shaders (SwiftShader) runs in f32 and says so", async () => {
+    const s = await Session.open({ webgpu: true });
+    try {
+      await s.goto(`${baseUrl}?model=${model}&backend=webgpu&precision=f16`);
+      const r = await s.waitReady();
+      expect(r.backend).toBe("webgpu");
+      expect(r.info.arithmetic).toBe("f32");
+      const notices: string[] = await s.page.evaluate(() => (window as any).__acd.notices);
+      expect(notices.some((n) => /no f16 shaders \(shader-f16\): the model runs in f32/.test(n))).toBe(true);
+      const status = await s.page.locator("#status-detail").innerText();
+      expect(status).toContain("WebGPU");
+      expect(status).not.toContain("f16");
+    } finally {
+      await s.close();
+    }
+  });
+});
+
 describe("served without cross-origin isolation (a static host that sets no headers)", () => {
   it("without the service worker: runs the single-threaded CPU module, says why, and still detects", async () => {
     const { server, url } = await serve({ root: www, port: 0, quiet: true, isolated: false });

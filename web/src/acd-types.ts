@@ -10,6 +10,9 @@ export interface AcdInfo {
   /** Random or untrained weights: never present such a model as a detector. */
   untrained: boolean;
   backend: "webgpu" | "cpu";
+  /** What the model computes in: "f16" on WebGPU when asked (`?precision=f16`) and the adapter has
+   * `shader-f16`, else "f32"; the map and the score are computed in f32 either way. */
+  arithmetic: "f16" | "f32";
   /** Side of the square model input (pixels). */
   imageSize: number;
   /** Side of the model-size anomaly map. */

@@ -11,6 +11,16 @@ export function backendFromQuery(search: string): { backend: BackendRequest; war
   return { backend: "auto", warning: `unknown ?backend=${v} (use cpu, webgpu or auto); using auto` };
 }
 
+/** `?precision=f16` runs the model on WebGPU in f16 where the adapter has `shader-f16`: half the GPU
+ * memory, and on the demo model the same AUROCs as f32 to 0.04 points (docs/parity.md §7). Opt-in:
+ * no browser here has an f16 adapter, so the f16 page path has run natively (lavapipe) only. */
+export function gpuF16FromQuery(search: string): { gpuF16: boolean; warning: string | null } {
+  const v = new URLSearchParams(search).get("precision");
+  if (v === null || v === "" || v.toLowerCase() === "f32") return { gpuF16: false, warning: null };
+  if (v.toLowerCase() === "f16") return { gpuF16: true, warning: null };
+  return { gpuF16: false, warning: `unknown ?precision=${v} (use f16 or f32); using f32` };
+}
+
 /** What the CPU path is (crates/wasm: burn-flex with gemm's SIMD128 kernels; www/pkg-threads adds a
  * rayon pool of Web Workers where the page is cross-origin isolated). */
 export function cpuPathLabel(cpu: CpuPath | null): string {
@@ -56,12 +66,13 @@ interface GpuAdapterInfoLike {
 interface GpuAdapterLike {
   info?: GpuAdapterInfoLike;
   isFallbackAdapter?: boolean;
+  features?: { has(name: string): boolean };
 }
 interface GpuLike {
   requestAdapter(options?: unknown): Promise<GpuAdapterLike | null>;
 }
 
-export type WebGpuProbe = { ok: true; adapter: string; software: boolean } | { ok: false; reason: string };
+export type WebGpuProbe = { ok: true; adapter: string; software: boolean; f16: boolean } | { ok: false; reason: string };
 
 /** Asks navigator.gpu for an adapter (the same check the wasm module makes before Burn's init). */
 export async function probeWebGpu(nav: { gpu?: unknown } | undefined): Promise<WebGpuProbe> {
@@ -76,7 +87,8 @@ export async function probeWebGpu(nav: { gpu?: unknown } | undefined): Promise<W
     return { ok: false, reason: `navigator.gpu.requestAdapter() failed: ${(e as Error)?.message ?? String(e)}` };
   }
   if (!adapter) return { ok: false, reason: "navigator.gpu.requestAdapter() found no adapter" };
-  return { ok: true, adapter: describeAdapter(adapter), software: isSoftwareAdapter(adapter) };
+  const f16 = adapter.features?.has("shader-f16") === true;
+  return { ok: true, adapter: describeAdapter(adapter), software: isSoftwareAdapter(adapter), f16 };
 }
 
 /** A software rasteriser (SwiftShader & co.): WebGPU emulated on the CPU. */

@@ -32,6 +32,8 @@ export interface ClientOptions {
   /** The multi-threaded CPU module, tried where the page is cross-origin isolated. */
   pkgThreadsUrl?: string;
   backend: BackendRequest;
+  /** Run the model in f16 on WebGPU where the adapter can (`?precision=f16`). */
+  gpuF16?: boolean;
   /** Ask before downloading more than this many bytes (the confirmDownload event); absent: never. */
   confirmAboveBytes?: number;
 }
@@ -86,7 +88,7 @@ export class ModelClient {
     w.onmessageerror = () => {
       if (w === this.worker) this.events.loadError("a message from the model worker could not be read");
     };
-    const { modelUrl, pkgUrl, pkgThreadsUrl, confirmAboveBytes } = this.options;
+    const { modelUrl, pkgUrl, pkgThreadsUrl, confirmAboveBytes, gpuF16 } = this.options;
     const ask = confirmAboveBytes !== undefined && !this.downloadAgreed && this.events.confirmDownload !== undefined;
     w.postMessage({
       type: "load",
@@ -94,6 +96,7 @@ export class ModelClient {
       pkgUrl,
       ...(pkgThreadsUrl ? { pkgThreadsUrl } : {}),
       backend,
+      ...(gpuF16 ? { gpuF16 } : {}),
       ...(fallbackReason ? { fallbackReason } : {}),
       ...(ask ? { confirmAboveBytes } : {}),
     });

@@ -1,7 +1,7 @@
 // The page: wires the inputs, the model worker (client.ts ↔ worker.ts), the overlay view and the panels.
 
 import "./style.css";
-import { backendFromQuery, cpuPathLabel, modelFromQuery } from "./backend";
+import { backendFromQuery, cpuPathLabel, gpuF16FromQuery, modelFromQuery } from "./backend";
 import { ModelClient, type WorkerLike } from "./client";
 import { turboGradientCss } from "./colormap";
 import { isolateWithServiceWorker } from "./isolation";
@@ -206,7 +206,9 @@ ui.errorClose.addEventListener("click", hideError);
 const query = window.location.search;
 const { backend, warning: backendWarning } = backendFromQuery(query);
 const { model, warning: modelWarning } = modelFromQuery(query);
+const { gpuF16, warning: precisionWarning } = gpuF16FromQuery(query);
 if (backendWarning) showNotice(backendWarning);
+if (precisionWarning) showNotice(precisionWarning);
 if (modelWarning) showNotice(modelWarning);
 const modelUrl = new URL(`models/${model}/`, document.baseURI).href;
 const pkgUrl = new URL("pkg/acd_wasm.js", document.baseURI).href;
@@ -215,7 +217,7 @@ const { bytes: confirmAboveBytes, warning: confirmWarning } = confirmAboveFromQu
 if (confirmWarning) showNotice(confirmWarning);
 
 const client = new ModelClient(
-  { modelUrl, pkgUrl, pkgThreadsUrl, backend, confirmAboveBytes },
+  { modelUrl, pkgUrl, pkgThreadsUrl, backend, gpuF16, confirmAboveBytes },
   {
     progress: onProgress,
     notice: (m) => showNotice(m.message),
@@ -289,7 +291,10 @@ function onProgress(m: ProgressMsg): void {
 }
 
 function backendText(r: ReadyMsg): string {
-  if (r.backend === "webgpu") return `WebGPU${r.adapter ? ` (${r.adapter})` : ""}`;
+  if (r.backend === "webgpu") {
+    const about = [r.adapter, r.info.arithmetic === "f16" ? "f16" : null].filter((s) => s !== null);
+    return `WebGPU${about.length ? ` (${about.join(", ")})` : ""}`;
+  }
   return `${cpuPathLabel(r.cpu)}${r.fallbackReason ? ` — not WebGPU because ${r.fallbackReason}` : ""}`;
 }
 

@@ -24,9 +24,9 @@ export type Backend = "webgpu" | "cpu";
 
 /** `AcdModel.info()`; the fields added since the first module are optional, so that an older www/pkg
  * still loads (the guards below and the page treat them as absent). */
-export type ModelInfo = Omit<AcdInfo, "backend" | "trainingFree" | "references" | "calibrations"> & {
+export type ModelInfo = Omit<AcdInfo, "backend" | "arithmetic" | "trainingFree" | "references" | "calibrations"> & {
   backend: Backend;
-} & Partial<Pick<AcdInfo, "trainingFree" | "references" | "calibrations">>;
+} & Partial<Pick<AcdInfo, "arithmetic" | "trainingFree" | "references" | "calibrations">>;
 export type Threshold = AcdThreshold;
 export type Calibration = AcdCalibration;
 /** `domainOnly` absent (older modules) means false. */
@@ -57,6 +57,8 @@ export interface LoadMsg {
    * when the page is cross-origin isolated. */
   pkgThreadsUrl?: string;
   backend: BackendRequest;
+  /** Run the model in f16 on WebGPU where the adapter has `shader-f16` (`?precision=f16`). */
+  gpuF16?: boolean;
   /** Set when the page restarts the worker on the CPU after WebGPU broke it: shown as the reason. */
   fallbackReason?: string;
   /** Ask the page (confirmDownload) before downloading more than this many bytes; absent: never. */
@@ -216,6 +218,7 @@ export function isPageToWorker(x: unknown): x is PageToWorker {
       isStr(x.pkgUrl) &&
       (x.pkgThreadsUrl === undefined || isStr(x.pkgThreadsUrl)) &&
       isBackendRequest(x.backend) &&
+      (x.gpuF16 === undefined || typeof x.gpuF16 === "boolean") &&
       (x.fallbackReason === undefined || isStr(x.fallbackReason)) &&
       (x.confirmAboveBytes === undefined || (isNum(x.confirmAboveBytes) && x.confirmAboveBytes >= 0))
     );

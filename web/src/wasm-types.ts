@@ -25,18 +25,21 @@ export interface AcdModelLike {
   free(): void;
 }
 
+/** The module's backends: "webgpu-f16" is WebGPU with the model in f16 (needs `shader-f16`). */
+export type ModuleBackend = "webgpu" | "webgpu-f16" | "cpu";
+
 export interface AcdWasmModule {
   /** wasm-bindgen's init: fetches and instantiates acd_wasm_bg.wasm next to the JS file. */
   default: (options?: unknown) => Promise<unknown>;
   AcdModel: {
     /** `hashesChecked`: every file's SHA-256 was checked against the manifest already (by getVerifiedFile), so the module does not hash them again. */
-    load(manifestJson: string, fileNames: string[], fileBytes: Uint8Array[], backend: "webgpu" | "cpu", hashesChecked?: boolean): Promise<AcdModelLike>;
+    load(manifestJson: string, fileNames: string[], fileBytes: Uint8Array[], backend: ModuleBackend, hashesChecked?: boolean): Promise<AcdModelLike>;
   };
   /** The manifest, checked (format, version, config, file list); throws an Error naming the problem. */
   parseManifest(manifestJson: string): AcdManifest;
   /** One detection's GFLOP for the bundle `manifestJson` describes and this device's measured speed
    * on `backend` (absent in modules built before it). */
-  estimateDetection?: (manifestJson: string, backend: "webgpu" | "cpu") => Promise<DetectionEstimate>;
+  estimateDetection?: (manifestJson: string, backend: ModuleBackend) => Promise<DetectionEstimate>;
   /** Only in the multi-threaded CPU module (www/pkg-threads): starts `threads` Web Workers sharing
    * its memory (wasm-bindgen-rayon). */
   initThreadPool?: (threads: number) => Promise<unknown>;

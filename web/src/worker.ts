@@ -39,7 +39,7 @@ import {
   type ReferenceRequest,
   type WorkerToPage,
 } from "./protocol";
-import type { AcdModelLike, AcdWasmModule } from "./wasm-types";
+import type { AcdModelLike, AcdWasmModule, ModuleBackend } from "./wasm-types";
 
 interface WorkerScope {
   postMessage(message: WorkerToPage, transfer?: Transferable[]): void;
@@ -124,11 +124,12 @@ async function confirmLargeDownload(
   totalBytes: number,
   runtime: Promise<Runtime>,
   backend: Backend,
+  moduleBackend: ModuleBackend,
 ): Promise<boolean> {
   const { mod, cpu } = await runtime;
   let estimate: DetectionEstimate | null = null;
   try {
-    if (mod.estimateDetection) estimate = await mod.estimateDetection(text, backend);
+    if (mod.estimateDetection) estimate = await mod.estimateDetection(text, moduleBackend);
   } catch (e) {
     post({ type: "notice", message: `The speed of this device could not be measured: ${errorMessage(e)}` });
   }
@@ -214,6 +215,17 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
       }
     }
     const tryWebGpu = fallbackReason === null && probe?.ok === true;
+    // f16 where it was asked for and the adapter has f16 shaders; said when it cannot be had.
+    const gpuF16 = tryWebGpu && msg.gpuF16 === true && probe?.ok === true && probe.f16;
+    if (msg.gpuF16 && !gpuF16) {
+      post({
+        type: "notice",
+        message: tryWebGpu
+          ? "f16 was asked for (?precision=f16), but this GPU adapter has no f16 shaders (shader-f16): the model runs in f32."
+          : "f16 was asked for (?precision=f16), which is for WebGPU: the CPU path runs in f32.",
+      });
+    }
+    const gpuBackend: ModuleBackend = gpuF16 ? "webgpu-f16" : "webgpu";
     phase("runtime");
     const runtime: Promise<Runtime> = tryWebGpu
       ? startRuntime(msg.pkgUrl).then((r) => ({ ...r, cpu: null }))
@@ -236,7 +248,7 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
       const bytes = await bytesToFetch(manifest.files, msg.modelUrl, cache);
       const totalBytes = manifest.files.reduce((sum, f) => sum + f.bytes, 0);
       if (bytes > msg.confirmAboveBytes) {
-        const proceed = await confirmLargeDownload(text, bytes, totalBytes, runtime, tryWebGpu ? "webgpu" : "cpu");
+        const proceed = await confirmLargeDownload(text, bytes, totalBytes, runtime, tryWebGpu ? "webgpu" : "cpu", tryWebGpu ? gpuBackend : "cpu");
         if (!proceed) {
           loadStarted = false; // the page may ask again
           post({ type: "error", id: null, stage: "load", message: DOWNLOAD_DECLINED, fatal: false });
@@ -297,7 +309,7 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
     let adapter: string | null = null;
     if (tryWebGpu && probe?.ok) {
       try {
-        model = await mod.AcdModel.load(text, names, contents, "webgpu", true);
+        model = await mod.AcdModel.load(text, names, contents, gpuBackend, true);
         backend = "webgpu";
         adapter = probe.adapter;
       } catch (e) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { backendFromQuery, cpuPathLabel, DEFAULT_MODEL, describeAdapter, modelFromQuery, probeWebGpu, threadSupport } from "../src/backend";
+import { backendFromQuery, cpuPathLabel, DEFAULT_MODEL, describeAdapter, gpuF16FromQuery, modelFromQuery, probeWebGpu, threadSupport } from "../src/backend";
 
 describe("query parameters", () => {
   it("reads ?backend", () => {
@@ -7,6 +7,15 @@ describe("query parameters", () => {
     expect(backendFromQuery("?backend=cpu")).toEqual({ backend: "cpu", warning: null });
     expect(backendFromQuery("?backend=WebGPU")).toEqual({ backend: "webgpu", warning: null });
     expect(backendFromQuery("?backend=cuda").warning).toMatch(/unknown \?backend=cuda/);
+  });
+  it("reads ?precision: f16 only when asked, anything unknown is f32 and said", () => {
+    expect(gpuF16FromQuery("")).toEqual({ gpuF16: false, warning: null });
+    expect(gpuF16FromQuery("?precision=f16")).toEqual({ gpuF16: true, warning: null });
+    expect(gpuF16FromQuery("?precision=F16&model=demo")).toEqual({ gpuF16: true, warning: null });
+    expect(gpuF16FromQuery("?precision=f32")).toEqual({ gpuF16: false, warning: null });
+    const odd = gpuF16FromQuery("?precision=half");
+    expect(odd.gpuF16).toBe(false);
+    expect(odd.warning).toMatch(/unknown \?precision=half/);
   });
   it("reads ?model as a plain name only", () => {
     expect(modelFromQuery("")).toEqual({ model: DEFAULT_MODEL, warning: null });
@@ -32,11 +41,19 @@ describe("probeWebGpu", () => {
     });
     expect(r).toEqual({ ok: false, reason: "navigator.gpu.requestAdapter() failed: blocked" });
   });
+  it("says whether the adapter has f16 shaders", async () => {
+    const withF16 = { has: (f: string) => f === "shader-f16" || f === "timestamp-query" };
+    const without = { has: (f: string) => f === "timestamp-query" };
+    const probe = (features: { has(f: string): boolean }) =>
+      probeWebGpu({ gpu: { requestAdapter: async () => ({ info: { vendor: "amd", architecture: "rdna-3" }, features }) } });
+    expect(await probe(withF16)).toMatchObject({ ok: true, f16: true });
+    expect(await probe(without)).toMatchObject({ ok: true, f16: false });
+  });
   it("describes the adapter", async () => {
     const r = await probeWebGpu({ gpu: { requestAdapter: async () => ({ info: { vendor: "google", architecture: "swiftshader", isFallbackAdapter: true } }) } });
-    expect(r).toEqual({ ok: true, adapter: "google / swiftshader (software fallback adapter)", software: true });
+    expect(r).toEqual({ ok: true, adapter: "google / swiftshader (software fallback adapter)", software: true, f16: false });
     const hw = await probeWebGpu({ gpu: { requestAdapter: async () => ({ info: { vendor: "nvidia", architecture: "hopper" } }) } });
-    expect(hw).toEqual({ ok: true, adapter: "nvidia / hopper", software: false });
+    expect(hw).toEqual({ ok: true, adapter: "nvidia / hopper", software: false, f16: false });
     expect(describeAdapter({})).toBe("unnamed adapter");
   });
 });

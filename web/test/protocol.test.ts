@@ -34,6 +34,8 @@ describe("message guards", () => {
     expect(isPageToWorker({ type: "load", modelUrl: "u", pkgUrl: "p", backend: "cpu", fallbackReason: "why" })).toBe(true);
     expect(isPageToWorker({ type: "load", modelUrl: "u", pkgUrl: "p", pkgThreadsUrl: "t", backend: "cpu" })).toBe(true);
     expect(isPageToWorker({ type: "load", modelUrl: "u", pkgUrl: "p", pkgThreadsUrl: 7, backend: "cpu" })).toBe(false);
+    expect(isPageToWorker({ type: "load", modelUrl: "u", pkgUrl: "p", backend: "auto", gpuF16: true })).toBe(true);
+    expect(isPageToWorker({ type: "load", modelUrl: "u", pkgUrl: "p", backend: "auto", gpuF16: "yes" })).toBe(false);
     expect(isPageToWorker({ type: "load", modelUrl: "u", pkgUrl: "p", backend: "cuda" })).toBe(false);
     expect(isPageToWorker({ type: "detect", id: 1, image: new ArrayBuffer(3), category: "bottle" })).toBe(true);
     expect(isPageToWorker({ type: "detect", id: 1, image: new Uint8Array(3), category: "bottle" })).toBe(false);

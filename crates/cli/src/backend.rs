@@ -10,6 +10,10 @@ pub enum BackendKind {
     Flex,
     /// GPU through wgpu (Vulkan, Metal, DX12); needs the `wgpu` feature.
     Wgpu,
+    /// wgpu with f16 tensors: half the GPU memory; needs the GPU's shader-f16 support
+    /// (docs/parity.md gives its distance to f32).
+    #[value(name = "wgpu-f16")]
+    WgpuF16,
     /// NVIDIA GPU through CUDA; needs the `cuda` feature.
     Cuda,
 }
@@ -37,8 +41,15 @@ macro_rules! with_backend {
                 let $device = burn::backend::wgpu::WgpuDevice::default();
                 $body
             }
+            #[cfg(feature = "wgpu")]
+            $crate::backend::BackendKind::WgpuF16 => {
+                type $b = burn::backend::Wgpu;
+                let $device = burn::backend::wgpu::WgpuDevice::default();
+                acd_core::precision::use_f16::<$b>(&$device)?;
+                $body
+            }
             #[cfg(not(feature = "wgpu"))]
-            $crate::backend::BackendKind::Wgpu => {
+            $crate::backend::BackendKind::Wgpu | $crate::backend::BackendKind::WgpuF16 => {
                 anyhow::bail!("this `acd` was built without the wgpu backend: rebuild with `cargo build --release -p acd-cli --features wgpu`")
             }
             #[cfg(feature = "cuda")]

@@ -99,9 +99,18 @@ impl MapOperators {
         }
     }
 
-    fn tensor<B: Backend>(m: &[f64], rows: usize, cols: usize, device: &B::Device) -> Tensor<B, 2> {
+    /// `m` as a tensor in the precision of the maps `like` it applies to.
+    fn tensor<B: Backend>(
+        m: &[f64],
+        rows: usize,
+        cols: usize,
+        like: &Tensor<B, 4>,
+    ) -> Tensor<B, 2> {
         let data: Vec<f32> = m.iter().map(|&v| v as f32).collect();
-        Tensor::from_data(TensorData::new(data, [rows, cols]), device)
+        Tensor::from_data(
+            TensorData::new(data, [rows, cols]),
+            (&like.device(), like.dtype()),
+        )
     }
 
     /// Applies `M·X·Mᵀ` to `[B, C, h, h]` maps.
@@ -115,19 +124,19 @@ impl MapOperators {
     }
 
     pub fn blur<B: Backend>(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let m = Self::tensor::<B>(&self.blur, self.grid, self.grid, &x.device());
+        let m = Self::tensor(&self.blur, self.grid, self.grid, &x);
         Self::apply(x, m)
     }
 
     pub fn upsample<B: Backend>(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let m = Self::tensor::<B>(&self.upsample, self.out, self.grid, &x.device());
+        let m = Self::tensor(&self.upsample, self.out, self.grid, &x);
         Self::apply(x, m)
     }
 
     /// Blur then upsample in one product (`P = U·K`, `[out, g]`).
     pub fn blur_and_upsample<B: Backend>(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
         let p = matmul_f64(&self.upsample, &self.blur, self.out, self.grid, self.grid);
-        let m = Self::tensor::<B>(&p, self.out, self.grid, &x.device());
+        let m = Self::tensor(&p, self.out, self.grid, &x);
         Self::apply(x, m)
     }
 }

@@ -14,6 +14,7 @@ pub mod fusion_gateway;
 pub mod head;
 pub mod model;
 pub mod nn;
+pub mod precision;
 pub mod preprocess;
 pub mod prompts;
 pub mod reference;

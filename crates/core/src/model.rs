@@ -15,6 +15,7 @@ use crate::clip::vision::VisionTower;
 use crate::config::AcdClipConfig;
 use crate::fusion_gateway::{self as dfg, Gate};
 use crate::nn::{l2_normalize, LayerNorm};
+use crate::precision::in_map_precision;
 use crate::trace::Trace;
 
 /// Image side (official `image_adapter`).
@@ -289,7 +290,8 @@ impl<B: Backend> AcdClip<B> {
             let mixed = dfg::gated_text(w.clone(), text.clone());
             trace.record(|| format!("fusion.group{i}.text"), &mixed);
             gate_weights.push(w);
-            let logits = dfg::logits_to_maps(dfg::map_logits(seg, mixed), grid); // [B, 2, g, g]
+            // [B, 2, g, g]; from here on in f32 whatever the model's precision
+            let logits = in_map_precision(dfg::logits_to_maps(dfg::map_logits(seg, mixed), grid));
             trace.record(|| format!("seg.group{i}.logits_pre_blur"), &logits);
             let [b, _, _, _] = logits.dims();
             let d = logits.clone().narrow(1, 1, 1) - logits.clone().narrow(1, 0, 1);
@@ -308,7 +310,7 @@ impl<B: Backend> AcdClip<B> {
                 });
             }
             let text_level = text.clone().narrow(0, i, 1).reshape([dt, 2]);
-            let c = dfg::det_logits(features.det[i].clone(), text_level);
+            let c = in_map_precision(dfg::det_logits(features.det[i].clone(), text_level));
             trace.record(|| format!("det.group{i}.cls_logits"), &c);
             cls_sum = Some(match cls_sum {
                 Some(acc) => acc + c,

@@ -17,6 +17,7 @@ use crate::clip::text::TextTower;
 use crate::clip::vision::VisionTower;
 use crate::model::TokenBatch;
 use crate::nn::l2_normalize;
+use crate::precision::in_map_precision;
 
 /// CLIP's logit scale (`exp(log(1/0.07))` initially, 100 after OpenAI's training).
 pub const CLIP_LOGIT_SCALE: f64 = 100.0;
@@ -82,7 +83,7 @@ pub fn predict<B: Backend>(
     let tokens = projected_tokens(vision, images);
     let [b, t, e] = tokens.dims();
     let patch_tokens = tokens.clone().narrow(1, 1, t - 1);
-    let logits = tokens.matmul(text.unsqueeze()) * CLIP_LOGIT_SCALE; // [B, T, 2]
+    let logits = in_map_precision(tokens.matmul(text.unsqueeze()) * CLIP_LOGIT_SCALE); // [B, T, 2]
     let diff = logits.clone().narrow(2, 1, 1) - logits.clone().narrow(2, 0, 1); // [B, T, 1]
     let g = ops.grid;
     debug_assert_eq!(t, 1 + g * g);

@@ -122,7 +122,7 @@ pub fn parse_manifest_js(
 // ---- before a large download -----------------------------------------------------------
 
 /// One detection's arithmetic for the bundle that `manifest_json` describes (acd_core::cost) and
-/// this device's matrix-product speed on `backend` ("cpu" or "webgpu"), measured now: what the
+/// this device's matrix-product speed on `backend` ("cpu", "webgpu" or "webgpu-f16"), measured now: what the
 /// page says before it downloads a large bundle. Resolves to an `AcdEstimate`.
 #[wasm_bindgen(js_name = estimateDetection)]
 pub fn estimate_detection(manifest_json: String, backend: String) -> Promise {
@@ -132,15 +132,15 @@ pub fn estimate_detection(manifest_json: String, backend: String) -> Promise {
         let speed = match backend.as_str() {
             "cpu" => acd_core::cost::matmul_flop_per_second::<Flex>(&FlexDevice, now_ms).await,
             #[cfg(feature = "webgpu")]
-            "webgpu" => {
-                let device = webgpu::webgpu_device().await?;
+            "webgpu" | "webgpu-f16" => {
+                let device = webgpu::webgpu_device(backend == "webgpu-f16").await?;
                 acd_core::cost::matmul_flop_per_second::<Wgpu>(&device, now_ms).await
             }
             other => {
                 return Err(js_error(format!(
                     "estimateDetection: no backend {other:?} in this module (cpu{})",
                     if cfg!(feature = "webgpu") {
-                        ", webgpu"
+                        ", webgpu, webgpu-f16"
                     } else {
                         ""
                     }
@@ -234,6 +234,8 @@ pub struct AcdModel {
     tail: RefCell<Option<Promise>>,
     manifest: Manifest,
     backend: &'static str,
+    /// The model computes in f16 (WebGPU with `shader-f16`, when asked); the map stage is f32.
+    f16: bool,
 }
 
 fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
@@ -339,19 +341,21 @@ impl BundleFiles for PageFiles {
 }
 
 impl AcdModel {
-    fn new(engine: Engine, manifest: Manifest, backend: &'static str) -> Self {
+    fn new(engine: Engine, manifest: Manifest, backend: &'static str, f16: bool) -> Self {
         AcdModel {
             engine: Rc::new(RefCell::new(engine)),
             tail: RefCell::new(None),
             manifest,
             backend,
+            f16,
         }
     }
 }
 
 #[wasm_bindgen]
 impl AcdModel {
-    /// Verifies and loads a bundle. `backend`: "webgpu" | "cpu". Rejects with an `Error` whose
+    /// Verifies and loads a bundle. `backend`: "webgpu" | "webgpu-f16" (the model in f16: half the
+    /// GPU memory; needs the adapter's `shader-f16`) | "cpu". Rejects with an `Error` whose
     /// message names the problem (bad manifest, missing file, wrong size or checksum, no WebGPU
     /// adapter: "WebGPU is not available: no adapter", so that the page can fall back to "cpu").
     /// `hashesChecked: true` says the caller has checked every file's SHA-256 against this manifest
@@ -370,15 +374,17 @@ impl AcdModel {
         } else {
             FileCheck::Sha256
         };
-        let backend: &'static str = match backend.trim().to_ascii_lowercase().as_str() {
-            "webgpu" | "gpu" | "wgpu" => "webgpu",
-            "cpu" | "ndarray" => "cpu",
-            other => {
-                return Err(js_error(format!(
-                    "unknown backend {other:?} (expected \"webgpu\" or \"cpu\")"
-                )))
-            }
-        };
+        let (backend, f16): (&'static str, bool) =
+            match backend.trim().to_ascii_lowercase().as_str() {
+                "webgpu" | "gpu" | "wgpu" => ("webgpu", false),
+                "webgpu-f16" => ("webgpu", true),
+                "cpu" | "ndarray" => ("cpu", false),
+                other => {
+                    return Err(js_error(format!(
+                        "unknown backend {other:?} (expected \"webgpu\", \"webgpu-f16\" or \"cpu\")"
+                    )))
+                }
+            };
         if file_names.len() != file_bytes.len() {
             return Err(js_error(format!(
                 "{} file names but {} file contents were given",
@@ -390,7 +396,7 @@ impl AcdModel {
         // Get the device before copying the files in: a missing adapter fails fast.
         #[cfg(feature = "webgpu")]
         let gpu = if backend == "webgpu" {
-            Some(webgpu::webgpu_device().await?)
+            Some(webgpu::webgpu_device(f16).await?)
         } else {
             None
         };
@@ -410,13 +416,13 @@ impl AcdModel {
             let bundle = load_bundle_checked::<Wgpu>(&manifest, files, &device, check)
                 .map_err(|e| js_error(e.to_string()))?;
             let engine = Engine::Gpu(Detector::from_bundle(bundle, device).with_clock(now_ms));
-            return Ok(AcdModel::new(engine, manifest, backend));
+            return Ok(AcdModel::new(engine, manifest, backend, f16));
         }
         let device = FlexDevice;
         let bundle = load_bundle_checked::<Flex>(&manifest, files, &device, check)
             .map_err(|e| js_error(e.to_string()))?;
         let engine = Engine::Cpu(Detector::from_bundle(bundle, device).with_clock(now_ms));
-        Ok(AcdModel::new(engine, manifest, backend))
+        Ok(AcdModel::new(engine, manifest, backend, false))
     }
 
     /// The bundle's description and the model's shape.
@@ -438,6 +444,7 @@ impl AcdModel {
         );
         set(&o, "untrained", m.untrained);
         set(&o, "backend", self.backend);
+        set(&o, "arithmetic", if self.f16 { "f16" } else { "f32" });
         set(&o, "imageSize", v.image_size as f64);
         set(&o, "mapSize", c.map_size as f64);
         set(&o, "nGroups", c.adapter.n_groups as f64);

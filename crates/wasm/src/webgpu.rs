@@ -1,11 +1,12 @@
 //! The page's WebGPU device, initialised once per page (feature `webgpu`: wgpu does not build for
 //! the multi-threaded module, whose memory is shared between workers).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use burn::backend::wgpu::{
     graphics::AutoGraphicsApi, init_setup_async, RuntimeOptions, WgpuDevice,
 };
+use burn::backend::Wgpu;
 use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
@@ -15,6 +16,36 @@ use crate::js_error;
 thread_local! {
     /// The promise of the one WebGPU initialisation of this page; every load awaits the same one.
     static GPU_INIT: RefCell<Option<Promise>> = const { RefCell::new(None) };
+    /// Whether that device runs in f16, once chosen: Burn fixes a device's precision for good.
+    static GPU_F16: Cell<Option<bool>> = const { Cell::new(None) };
+}
+
+fn precision_name(f16: bool) -> &'static str {
+    if f16 {
+        "f16"
+    } else {
+        "f32"
+    }
+}
+
+/// Gives the device its precision the first time; later asks must match it.
+fn fix_precision(device: &WgpuDevice, f16: bool) -> Result<(), JsValue> {
+    match GPU_F16.with(Cell::get) {
+        Some(chosen) if chosen == f16 => Ok(()),
+        Some(chosen) => Err(js_error(format!(
+            "this page's WebGPU device already runs in {}; reload the page to run in {}",
+            precision_name(chosen),
+            precision_name(f16)
+        ))),
+        None => {
+            if f16 {
+                acd_core::precision::use_f16::<Wgpu>(device)
+                    .map_err(|e| js_error(e.to_string()))?;
+            }
+            GPU_F16.with(|c| c.set(Some(f16)));
+            Ok(())
+        }
+    }
 }
 
 /// A message for a JS value thrown at us (an `Error`'s message, else its string form).
@@ -61,8 +92,8 @@ async fn check_webgpu_adapter() -> Result<(), String> {
     Ok(())
 }
 
-/// The page's WebGPU device, initialised on first use.
-pub(crate) async fn webgpu_device() -> Result<WgpuDevice, JsValue> {
+/// The page's WebGPU device, initialised on first use, with f16 as its precision when `f16`.
+pub(crate) async fn webgpu_device(f16: bool) -> Result<WgpuDevice, JsValue> {
     let pending = GPU_INIT.with(|cell| cell.borrow().clone());
     let init = match pending {
         Some(p) => p,
@@ -88,5 +119,7 @@ pub(crate) async fn webgpu_device() -> Result<WgpuDevice, JsValue> {
         }
     };
     JsFuture::from(init).await?;
-    Ok(WgpuDevice::default())
+    let device = WgpuDevice::default();
+    fix_precision(&device, f16)?;
+    Ok(device)
 }

@@ -1,0 +1,34 @@
+//! The precision the model runs in: f32, or f16 on a device with f16 arithmetic (a GPU with
+//! `shader-f16`), which halves the memory the weights and activations take. The map stage (from
+//! the map logits and the distances to a normal-reference memory to the map and the score) runs in
+//! f32 either way. Distances to f32: docs/parity.md §7.
+
+use burn::tensor::{
+    backend::Backend, set_default_dtypes, DType, Element, FloatDType, IntDType, Tensor,
+};
+
+use crate::Error;
+
+/// Makes f16 the precision of every float tensor made on `device` from now on: the weights as they
+/// are loaded, the activations. Call it before anything else touches the device (Burn fixes a
+/// device's precision at its first tensor). Fails when the device has no f16 arithmetic.
+pub fn use_f16<B: Backend>(device: &B::Device) -> Result<(), Error> {
+    let int: IntDType = <B::IntElem as Element>::dtype().into();
+    set_default_dtypes::<B>(device, FloatDType::F16, int).map_err(|e| {
+        Error::Backend(format!(
+            "this device cannot run the model in f16 (for a GPU through wgpu: it lacks `shader-f16`): {e:?}"
+        ))
+    })
+}
+
+/// Map logits in the map stage's precision, f32, whatever precision the model runs in. Logits
+/// from an f16 model have 11 significant bits; blurred, upsampled and squashed in f16 they would
+/// give an f16 map, about 2,000 distinct values between 0.5 and 1, whose ties lower the pixel
+/// AUROC. Likewise a patch's distance to its nearest normal patch, `1 − cos`, keeps few of its
+/// digits in f16 when the two are close. A no-op for a model in f32.
+pub fn in_map_precision<B: Backend, const D: usize>(t: Tensor<B, D>) -> Tensor<B, D> {
+    if t.dtype() == DType::F32 {
+        return t; // not even a node in an autodiff graph
+    }
+    t.cast(FloatDType::F32)
+}
