@@ -6,10 +6,9 @@
 use std::collections::BTreeMap;
 
 use acd_core::weights::load::load_acd_clip;
-use acd_core::weights::TensorStore;
 use acd_core::Detector;
 use acd_fixture::official::read_fixture;
-use acd_fixture::official::{check, Comparison, FixtureConfig};
+use acd_fixture::official::{check, Comparison};
 use burn::tensor::backend::Backend;
 
 use crate::official_fixture_dir;
@@ -91,12 +90,8 @@ pub struct DetectorOutput {
 /// The fixture's model as `acd detect` runs it (folded adapters, cached class embedding computed
 /// by the text tower from the category name) on the fixture's PNG images.
 pub fn detect_fixture_images<B: Backend>(device: B::Device) -> DetectorOutput {
-    let dir = official_fixture_dir();
-    let files = read_fixture(&dir).unwrap();
-    let mut store = TensorStore::from_safetensors(&files.weights)
-        .unwrap()
-        .finish();
-    let fc = FixtureConfig::parse(&files.config_json, &store).unwrap();
+    let (mut store, fc) = crate::fixture_weights();
+    let files = read_fixture(&official_fixture_dir()).unwrap();
     let model = load_acd_clip::<B>(&mut store, &fc.model, true, &device).unwrap();
     let mut det = Detector::new(model, fc.model.clone(), device);
     let category = if fc.real_name.is_empty() {

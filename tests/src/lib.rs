@@ -36,3 +36,16 @@ pub fn official_fixture_dir() -> PathBuf {
 pub fn reference_dir() -> PathBuf {
     repo_root().join("tests/reference")
 }
+
+/// The official fixture's weights (remapped, q/k/v packed) and its configuration.
+pub fn fixture_weights() -> (
+    acd_core::weights::TensorStore,
+    acd_fixture::official::FixtureConfig,
+) {
+    let files = acd_fixture::official::read_fixture(&official_fixture_dir()).unwrap();
+    let store = acd_core::weights::TensorStore::from_safetensors(&files.weights)
+        .unwrap()
+        .finish();
+    let config = acd_fixture::official::FixtureConfig::parse(&files.config_json, &store).unwrap();
+    (store, config)
+}

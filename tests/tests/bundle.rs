@@ -31,13 +31,8 @@ fn fixture_model() -> (
     acd_core::AcdClipConfig,
     Vec<(CategoryEntry, burn::tensor::Tensor<Cpu, 3>)>,
 ) {
-    let files = read_fixture(&official_fixture_dir()).unwrap();
-    let mut store = TensorStore::from_safetensors(&files.weights)
-        .unwrap()
-        .finish();
-    let cfg = FixtureConfig::parse(&files.config_json, &store)
-        .unwrap()
-        .model;
+    let (mut store, fixture) = acd_parity::fixture_weights();
+    let cfg = fixture.model;
     let device = Default::default();
     let model = load_acd_clip::<Cpu>(&mut store, &cfg, true, &device).unwrap();
     let (normal, abnormal) = dark_bottle_prompts();

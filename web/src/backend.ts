@@ -12,7 +12,7 @@ export function backendFromQuery(search: string): { backend: BackendRequest; war
 }
 
 /** `?precision=f16` runs the model on WebGPU in f16 where the adapter has `shader-f16`: half the GPU
- * memory, and on the demo model the same AUROCs as f32 to 0.04 points (docs/parity.md §7). Opt-in:
+ * memory, and on the demo model the same AUROCs as f32 to 0.02 points (docs/parity.md §7). Opt-in:
  * no browser here has an f16 adapter, so the f16 page path has run natively (lavapipe) only. */
 export function gpuF16FromQuery(search: string): { gpuF16: boolean; warning: string | null } {
   const v = new URLSearchParams(search).get("precision");
@@ -82,7 +82,9 @@ export async function probeWebGpu(nav: { gpu?: unknown } | undefined): Promise<W
   }
   let adapter: GpuAdapterLike | null;
   try {
-    adapter = await gpu.requestAdapter();
+    // The adapter Burn's WebGPU init asks for (high performance), so that its features are the ones
+    // the model will have (shader-f16) on a machine with two GPUs.
+    adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
   } catch (e) {
     return { ok: false, reason: `navigator.gpu.requestAdapter() failed: ${(e as Error)?.message ?? String(e)}` };
   }

@@ -309,7 +309,14 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
     let adapter: string | null = null;
     if (tryWebGpu && probe?.ok) {
       try {
-        model = await mod.AcdModel.load(text, names, contents, gpuBackend, true);
+        try {
+          model = await mod.AcdModel.load(text, names, contents, gpuBackend, true);
+        } catch (e) {
+          // f16 refused (the device fixes its precision only once it works): f32 on the same GPU.
+          if (gpuBackend !== "webgpu-f16" || isWasmTrap(e)) throw e;
+          post({ type: "notice", message: `f16 on WebGPU failed (${errorMessage(e)}): the model runs in f32.` });
+          model = await mod.AcdModel.load(text, names, contents, "webgpu", true);
+        }
         backend = "webgpu";
         adapter = probe.adapter;
       } catch (e) {

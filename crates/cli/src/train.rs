@@ -201,6 +201,10 @@ fn initial_model<B: Backend>(
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    // The losses take f32 targets, and f16 training would need loss scaling besides.
+    if args.backend == crate::backend::BackendKind::WgpuF16 {
+        bail!("training runs in f32: use --backend wgpu (wgpu-f16 is for detect, eval, calibrate and bench)");
+    }
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
     crate::with_backend!(args.backend, |B, device| run_with::<B>(&args, device))

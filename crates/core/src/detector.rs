@@ -12,7 +12,7 @@ use crate::config::AcdClipConfig;
 use crate::error::Error;
 use crate::head::Head;
 use crate::model::{AcdClip, PredictOptions};
-use crate::precision::in_map_precision;
+use crate::precision::in_f32;
 use crate::preprocess::{decode_image, normalize, resize_rgb, DecodeLimits, RgbImage};
 use crate::prompts::{embed_category, prompt_tokens, Category};
 use crate::reference::memory::{ImageFeatures, ReferenceError};
@@ -535,7 +535,7 @@ impl<B: Backend> Detector<B> {
             return (score, map, Vec::new());
         };
         let g = self.ops.grid;
-        let r = in_map_precision(reference.normalized_distance(&levels)); // [1, L]
+        let r = in_f32(reference.normalized_distance(&levels)); // [1, L]
         let far = far_fraction(r.clone());
         let a = reference_anomaly(r).reshape([1, 1, g, g]);
         let up = self.ops.blur_and_upsample(a.clone()).squeeze_dim::<3>(1);
@@ -701,5 +701,5 @@ pub fn attach_image_map(det: &mut Detection, original: &RgbImage) {
 /// The detection's values as one f32 tensor, for one read-back (a model run in f16 gives some of
 /// them, the gate weights and the far fraction, in f16).
 fn pack<B: Backend>(parts: Vec<Tensor<B, 1>>) -> Tensor<B, 1> {
-    Tensor::cat(parts.into_iter().map(in_map_precision).collect(), 0)
+    Tensor::cat(parts.into_iter().map(in_f32).collect(), 0)
 }

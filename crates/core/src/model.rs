@@ -15,7 +15,7 @@ use crate::clip::vision::VisionTower;
 use crate::config::AcdClipConfig;
 use crate::fusion_gateway::{self as dfg, Gate};
 use crate::nn::{l2_normalize, LayerNorm};
-use crate::precision::in_map_precision;
+use crate::precision::in_f32;
 use crate::trace::Trace;
 
 /// Image side (official `image_adapter`).
@@ -196,7 +196,7 @@ impl<B: Backend> AcdClip<B> {
         let levels = cfg.image_levels();
         let x = v.embed(images);
         trace.record(|| "vision.embed".into(), &x);
-        let mut x = v.ln_pre.forward(x);
+        let mut x = crate::nn::norm(&v.ln_pre, x);
         let mut groups = Vec::with_capacity(levels.len());
         let last_level = levels.last().copied().unwrap_or(0);
         for (l, block) in v.blocks.iter().take(last_level).enumerate() {
@@ -231,7 +231,7 @@ impl<B: Backend> AcdClip<B> {
             if trace.enabled() {
                 let mlp = ad.seg_proj[i].forward(g.clone());
                 trace.record(|| format!("seg.group{i}.mlp_out"), &mlp);
-                let ln = ad.seg_layer_norms[i].forward(mlp);
+                let ln = crate::nn::norm(&ad.seg_layer_norms[i], mlp);
                 trace.record(|| format!("seg.group{i}.ln_out"), &ln);
             }
             let s = project_tokens(&ad.seg_proj[i], &ad.seg_layer_norms[i], g.clone());
@@ -290,8 +290,8 @@ impl<B: Backend> AcdClip<B> {
             let mixed = dfg::gated_text(w.clone(), text.clone());
             trace.record(|| format!("fusion.group{i}.text"), &mixed);
             gate_weights.push(w);
-            // [B, 2, g, g]; from here on in f32 whatever the model's precision
-            let logits = in_map_precision(dfg::logits_to_maps(dfg::map_logits(seg, mixed), grid));
+            // [B, 2, g, g]; the similarities and all after them in f32 whatever the precision
+            let logits = dfg::logits_to_maps(dfg::map_logits(in_f32(seg), in_f32(mixed)), grid);
             trace.record(|| format!("seg.group{i}.logits_pre_blur"), &logits);
             let [b, _, _, _] = logits.dims();
             let d = logits.clone().narrow(1, 1, 1) - logits.clone().narrow(1, 0, 1);
@@ -310,7 +310,7 @@ impl<B: Backend> AcdClip<B> {
                 });
             }
             let text_level = text.clone().narrow(0, i, 1).reshape([dt, 2]);
-            let c = in_map_precision(dfg::det_logits(features.det[i].clone(), text_level));
+            let c = dfg::det_logits(in_f32(features.det[i].clone()), in_f32(text_level));
             trace.record(|| format!("det.group{i}.cls_logits"), &c);
             cls_sum = Some(match cls_sum {
                 Some(acc) => acc + c,
@@ -381,7 +381,7 @@ impl<B: Backend> AcdClip<B> {
             trace.record(|| format!("{prefix}.group{i}.adapter_raw"), &raw);
             x = blend(x.clone(), norm_match(&x, raw), ad.m_t_w[i].val());
             trace.record(|| format!("{prefix}.group{i}.stream"), &x);
-            let f = ad.layer_norms[i].forward(gather_rows(x.clone(), eot));
+            let f = crate::nn::norm(&ad.layer_norms[i], gather_rows(x.clone(), eot));
             trace.record(|| format!("{prefix}.group{i}.features"), &f);
             features.push(f);
         }

@@ -3,7 +3,9 @@
 
 use burn::module::{Initializer, Module, ModuleVisitor, Param};
 use burn::nn::LayerNormConfig;
-use burn::tensor::{backend::Backend, Tensor};
+use burn::tensor::{backend::Backend, DType, FloatDType, Tensor};
+
+use crate::precision::in_f32;
 
 /// LayerNorm over the last dimension through the backend's fused kernel (`gamma` = PyTorch's
 /// `weight`, `beta` = its `bias`).
@@ -77,9 +79,35 @@ pub fn layer_norm<B: Backend>(d: usize, device: &B::Device) -> LayerNorm<B> {
         .init(device)
 }
 
-/// Euclidean norm over the last dimension, kept as a size-1 dimension.
+/// `ln` applied to `x`: the backend's fused kernel in f32; in an f16 model the mean and variance
+/// are taken in f32 (as PyTorch's f16 LayerNorm does; the model's one epsilon, `LAYER_NORM_EPS`), since a squared deviation overflows f16
+/// once it passes 256, and only the normalised values return to f16 for the scale and shift.
+pub fn norm<B: Backend, const D: usize>(ln: &LayerNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+    let dtype = x.dtype();
+    if dtype == DType::F32 {
+        return ln.forward(x);
+    }
+    let x = in_f32(x);
+    let centered = x.clone() - x.mean_dim(D - 1);
+    let variance = centered.clone().square().mean_dim(D - 1);
+    let normalized = (centered / (variance + LAYER_NORM_EPS).sqrt()).cast(FloatDType::from(dtype));
+    let scaled = normalized * ln.gamma.val().unsqueeze();
+    match &ln.beta {
+        Some(beta) => scaled + beta.val().unsqueeze(),
+        None => scaled,
+    }
+}
+
+/// Euclidean norm over the last dimension, kept as a size-1 dimension, in `x`'s precision. The
+/// squares are summed in f32: in an f16 model they would overflow once the norm passes 256.
 pub fn norm_last<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    x.square().sum_dim(D - 1).sqrt()
+    let dtype = x.dtype();
+    let norm = in_f32(x).square().sum_dim(D - 1).sqrt();
+    if norm.dtype() == dtype {
+        norm
+    } else {
+        norm.cast(FloatDType::from(dtype))
+    }
 }
 
 /// `x / ‖x‖` over the last dimension (`F.normalize` with its 1e-12 floor).

@@ -17,7 +17,7 @@ use crate::clip::text::TextTower;
 use crate::clip::vision::VisionTower;
 use crate::model::TokenBatch;
 use crate::nn::l2_normalize;
-use crate::precision::in_map_precision;
+use crate::precision::in_f32;
 
 /// CLIP's logit scale (`exp(log(1/0.07))` initially, 100 after OpenAI's training).
 pub const CLIP_LOGIT_SCALE: f64 = 100.0;
@@ -52,16 +52,11 @@ pub struct ZeroShotPrediction<B: Backend> {
 
 /// Unit projected tokens `[B, T, E]` of the last block, class token first.
 fn projected_tokens<B: Backend>(vision: &VisionTower<B>, images: Tensor<B, 4>) -> Tensor<B, 3> {
-    let mut x = vision.ln_pre.forward(vision.embed(images));
+    let mut x = crate::nn::norm(&vision.ln_pre, vision.embed(images));
     for block in &vision.blocks {
         x = block.forward(x, false);
     }
-    l2_normalize(
-        vision
-            .ln_post
-            .forward(x)
-            .matmul(vision.proj.val().unsqueeze()),
-    )
+    l2_normalize(crate::nn::norm(&vision.ln_post, x).matmul(vision.proj.val().unsqueeze()))
 }
 
 /// Unit projected patch tokens `[B, L, E]` (what a normal-reference memory keeps).
@@ -83,7 +78,7 @@ pub fn predict<B: Backend>(
     let tokens = projected_tokens(vision, images);
     let [b, t, e] = tokens.dims();
     let patch_tokens = tokens.clone().narrow(1, 1, t - 1);
-    let logits = in_map_precision(tokens.matmul(text.unsqueeze()) * CLIP_LOGIT_SCALE); // [B, T, 2]
+    let logits = in_f32(tokens).matmul(in_f32(text).unsqueeze()) * CLIP_LOGIT_SCALE; // [B, T, 2]
     let diff = logits.clone().narrow(2, 1, 1) - logits.clone().narrow(2, 0, 1); // [B, T, 1]
     let g = ops.grid;
     debug_assert_eq!(t, 1 + g * g);

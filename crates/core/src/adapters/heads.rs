@@ -32,5 +32,5 @@ pub fn project_tokens<B: Backend>(
     ln: &LayerNorm<B>,
     tokens: Tensor<B, 3>,
 ) -> Tensor<B, 3> {
-    l2_normalize(ln.forward(mlp.forward(tokens)))
+    l2_normalize(crate::nn::norm(ln, mlp.forward(tokens)))
 }

@@ -9,7 +9,7 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::Tensor;
 
 use crate::config::Activation;
-use crate::nn::{LayerNorm, Linear};
+use crate::nn::{norm, LayerNorm, Linear};
 
 /// `nn.MultiheadAttention` with open_clip's packed `in_proj` (q, k, v stacked along the output).
 #[derive(Module, Debug)]
@@ -138,9 +138,9 @@ impl<B: Backend> ResidualAttentionBlock<B> {
     }
 
     pub fn forward(&self, x: Tensor<B, 3>, causal: bool) -> Tensor<B, 3> {
-        let x = x.clone() + self.attn.forward(self.ln_1.forward(x), causal);
+        let x = x.clone() + self.attn.forward(norm(&self.ln_1, x), causal);
         let h = activate(
-            self.mlp.c_fc.forward(self.ln_2.forward(x.clone())),
+            self.mlp.c_fc.forward(norm(&self.ln_2, x.clone())),
             self.quick_gelu,
         );
         x + self.mlp.c_proj.forward(h)

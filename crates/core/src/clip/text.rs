@@ -64,9 +64,7 @@ impl<B: Backend> TextTower<B> {
             x = block.forward(x, true);
         }
         let pooled = gather_rows(x, eot);
-        self.ln_final
-            .forward(pooled)
-            .matmul(self.text_projection.val())
+        crate::nn::norm(&self.ln_final, pooled).matmul(self.text_projection.val())
     }
 }
 

@@ -9,7 +9,7 @@ use burn::tensor::Tensor;
 
 use super::block::ResidualAttentionBlock;
 use crate::config::ClipConfig;
-use crate::nn::{normal, LayerNorm};
+use crate::nn::{norm, normal, LayerNorm};
 
 #[derive(Module, Debug)]
 pub struct VisionTower<B: Backend> {
@@ -87,12 +87,12 @@ impl<B: Backend> VisionTower<B> {
 
     /// Plain CLIP `encode_image`: `ln_post(CLS after all blocks) @ proj`.
     pub fn encode_image(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
-        let mut x = self.ln_pre.forward(self.embed(images));
+        let mut x = norm(&self.ln_pre, self.embed(images));
         for block in &self.blocks {
             x = block.forward(x, false);
         }
         let [b, _, d] = x.dims();
         let cls = x.narrow(1, 0, 1).reshape([b, d]);
-        self.ln_post.forward(cls).matmul(self.proj.val())
+        norm(&self.ln_post, cls).matmul(self.proj.val())
     }
 }

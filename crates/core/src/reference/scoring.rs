@@ -6,7 +6,7 @@ use burn::tensor::{backend::Backend, DType, Tensor, TensorData};
 use super::memory::ReferenceMemory;
 use super::FAR_FRACTION_LIMIT;
 use crate::nn::l2_normalize;
-use crate::precision::in_map_precision;
+use crate::precision::in_f32;
 
 /// Columns of the similarity matrix computed at once (bounds its memory: patches × this × 4 B).
 const MEMORY_CHUNK: usize = 8192;
@@ -109,7 +109,7 @@ impl<B: Backend> DeviceReference<B> {
         let mut sum: Option<Tensor<B, 2>> = None;
         for ((f, m), inv) in features.iter().zip(&self.groups).zip(&self.inverse_limits) {
             let [b, l, d] = f.dims();
-            let x = l2_normalize(in_map_precision(f.clone())).reshape([b * l, d]);
+            let x = l2_normalize(in_f32(f.clone())).reshape([b * l, d]);
             let [rows, _] = m.dims();
             let mut best: Option<Tensor<B, 2>> = None;
             for start in (0..rows).step_by(MEMORY_CHUNK) {
@@ -140,7 +140,5 @@ pub fn reference_anomaly<B: Backend, const D: usize>(r: Tensor<B, D>) -> Tensor<
 /// Fraction of patches beyond the normal limit (`r > 1`), `[B]`.
 pub fn far_fraction<B: Backend>(r: Tensor<B, 2>) -> Tensor<B, 1> {
     let [b, _] = r.dims();
-    in_map_precision(r.greater_elem(1.0).float())
-        .mean_dim(1)
-        .reshape([b])
+    in_f32(r.greater_elem(1.0).float()).mean_dim(1).reshape([b])
 }
