@@ -123,10 +123,10 @@ async function confirmLargeDownload(
   bytes: number,
   totalBytes: number,
   runtime: Promise<Runtime>,
-  backend: Backend,
   moduleBackend: ModuleBackend,
 ): Promise<boolean> {
   const { mod, cpu } = await runtime;
+  const backend: Backend = moduleBackend === "cpu" ? "cpu" : "webgpu";
   let estimate: DetectionEstimate | null = null;
   try {
     if (mod.estimateDetection) estimate = await mod.estimateDetection(text, moduleBackend);
@@ -248,7 +248,7 @@ async function handleLoad(msg: LoadMsg): Promise<void> {
       const bytes = await bytesToFetch(manifest.files, msg.modelUrl, cache);
       const totalBytes = manifest.files.reduce((sum, f) => sum + f.bytes, 0);
       if (bytes > msg.confirmAboveBytes) {
-        const proceed = await confirmLargeDownload(text, bytes, totalBytes, runtime, tryWebGpu ? "webgpu" : "cpu", tryWebGpu ? gpuBackend : "cpu");
+        const proceed = await confirmLargeDownload(text, bytes, totalBytes, runtime, tryWebGpu ? gpuBackend : "cpu");
         if (!proceed) {
           loadStarted = false; // the page may ask again
           post({ type: "error", id: null, stage: "load", message: DOWNLOAD_DECLINED, fatal: false });

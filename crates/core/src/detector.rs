@@ -535,7 +535,7 @@ impl<B: Backend> Detector<B> {
             return (score, map, Vec::new());
         };
         let g = self.ops.grid;
-        let r = in_f32(reference.normalized_distance(&levels)); // [1, L]
+        let r = reference.normalized_distance(&levels); // [1, L], f32 (the memory's distances)
         let far = far_fraction(r.clone());
         let a = reference_anomaly(r).reshape([1, 1, g, g]);
         let up = self.ops.blur_and_upsample(a.clone()).squeeze_dim::<3>(1);

@@ -14,7 +14,7 @@ use crate::clip::text::{gather_rows, TextTower};
 use crate::clip::vision::VisionTower;
 use crate::config::AcdClipConfig;
 use crate::fusion_gateway::{self as dfg, Gate};
-use crate::nn::{l2_normalize, LayerNorm};
+use crate::nn::{l2_normalize, norm, LayerNorm};
 use crate::precision::in_f32;
 use crate::trace::Trace;
 
@@ -196,7 +196,7 @@ impl<B: Backend> AcdClip<B> {
         let levels = cfg.image_levels();
         let x = v.embed(images);
         trace.record(|| "vision.embed".into(), &x);
-        let mut x = crate::nn::norm(&v.ln_pre, x);
+        let mut x = norm(&v.ln_pre, x);
         let mut groups = Vec::with_capacity(levels.len());
         let last_level = levels.last().copied().unwrap_or(0);
         for (l, block) in v.blocks.iter().take(last_level).enumerate() {
@@ -231,7 +231,7 @@ impl<B: Backend> AcdClip<B> {
             if trace.enabled() {
                 let mlp = ad.seg_proj[i].forward(g.clone());
                 trace.record(|| format!("seg.group{i}.mlp_out"), &mlp);
-                let ln = crate::nn::norm(&ad.seg_layer_norms[i], mlp);
+                let ln = norm(&ad.seg_layer_norms[i], mlp);
                 trace.record(|| format!("seg.group{i}.ln_out"), &ln);
             }
             let s = project_tokens(&ad.seg_proj[i], &ad.seg_layer_norms[i], g.clone());
@@ -381,7 +381,7 @@ impl<B: Backend> AcdClip<B> {
             trace.record(|| format!("{prefix}.group{i}.adapter_raw"), &raw);
             x = blend(x.clone(), norm_match(&x, raw), ad.m_t_w[i].val());
             trace.record(|| format!("{prefix}.group{i}.stream"), &x);
-            let f = crate::nn::norm(&ad.layer_norms[i], gather_rows(x.clone(), eot));
+            let f = norm(&ad.layer_norms[i], gather_rows(x.clone(), eot));
             trace.record(|| format!("{prefix}.group{i}.features"), &f);
             features.push(f);
         }

@@ -80,8 +80,9 @@ pub fn layer_norm<B: Backend>(d: usize, device: &B::Device) -> LayerNorm<B> {
 }
 
 /// `ln` applied to `x`: the backend's fused kernel in f32; in an f16 model the mean and variance
-/// are taken in f32 (as PyTorch's f16 LayerNorm does; the model's one epsilon, `LAYER_NORM_EPS`), since a squared deviation overflows f16
-/// once it passes 256, and only the normalised values return to f16 for the scale and shift.
+/// are taken in f32 (as PyTorch's f16 LayerNorm does; with the model's one epsilon,
+/// `LAYER_NORM_EPS`), since a squared deviation overflows f16 once it passes 256, and only the
+/// normalised values return to f16 for the scale and shift.
 pub fn norm<B: Backend, const D: usize>(ln: &LayerNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
     let dtype = x.dtype();
     if dtype == DType::F32 {
@@ -102,11 +103,11 @@ pub fn norm<B: Backend, const D: usize>(ln: &LayerNorm<B>, x: Tensor<B, D>) -> T
 /// squares are summed in f32: in an f16 model they would overflow once the norm passes 256.
 pub fn norm_last<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     let dtype = x.dtype();
-    let norm = in_f32(x).square().sum_dim(D - 1).sqrt();
-    if norm.dtype() == dtype {
-        norm
+    let length = in_f32(x).square().sum_dim(D - 1).sqrt();
+    if length.dtype() == dtype {
+        length
     } else {
-        norm.cast(FloatDType::from(dtype))
+        length.cast(FloatDType::from(dtype))
     }
 }
 

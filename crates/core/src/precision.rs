@@ -1,7 +1,7 @@
 //! The precision the model runs in: f32, or f16 on a device with f16 arithmetic (a GPU with
 //! `shader-f16`), which halves the memory the weights and activations take. The map stage (from
-//! the map logits and the distances to a normal-reference memory to the map and the score) and
-//! vector norms run in f32 either way. Distances to f32: docs/parity.md §7.
+//! the token-text similarities and the distances to a normal-reference memory to the map and the
+//! score), LayerNorm statistics and vector norms run in f32 either way. Distances to f32: docs/parity.md §7.
 
 use burn::tensor::{
     backend::Backend, set_default_dtypes, DType, Element, FloatDType, IntDType, Tensor,
@@ -24,8 +24,8 @@ pub fn use_f16<B: Backend>(device: &B::Device) -> Result<(), Error> {
 /// `t` in f32, whatever precision the model runs in: for the steps f16 would spoil. The
 /// similarities of patch tokens to the text (scaled by 10, or CLIP's 100) and everything after
 /// them: map logits from f16 have 11 significant bits, and blurred, upsampled and squashed in f16
-/// they would give an f16 map, about 2,000 distinct values between 0.5 and 1, whose ties lower the pixel
-/// AUROC. A patch's distance to its nearest normal patch, `1 − cos`, keeps few of its digits in
+/// they would give an f16 map, about 2,000 distinct values between 0.5 and 1, whose ties lower
+/// the pixel AUROC. A patch's distance to its nearest normal patch, `1 − cos`, keeps few of its digits in
 /// f16 when the two are close. A sum of squares overflows f16 (largest value 65,504) once a
 /// vector's norm passes 256. A no-op for a model in f32.
 pub fn in_f32<B: Backend, const D: usize>(t: Tensor<B, D>) -> Tensor<B, D> {

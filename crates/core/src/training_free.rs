@@ -16,7 +16,7 @@ use crate::anomaly_map::{fuse_score, MapOperators};
 use crate::clip::text::TextTower;
 use crate::clip::vision::VisionTower;
 use crate::model::TokenBatch;
-use crate::nn::l2_normalize;
+use crate::nn::{l2_normalize, norm};
 use crate::precision::in_f32;
 
 /// CLIP's logit scale (`exp(log(1/0.07))` initially, 100 after OpenAI's training).
@@ -52,11 +52,11 @@ pub struct ZeroShotPrediction<B: Backend> {
 
 /// Unit projected tokens `[B, T, E]` of the last block, class token first.
 fn projected_tokens<B: Backend>(vision: &VisionTower<B>, images: Tensor<B, 4>) -> Tensor<B, 3> {
-    let mut x = crate::nn::norm(&vision.ln_pre, vision.embed(images));
+    let mut x = norm(&vision.ln_pre, vision.embed(images));
     for block in &vision.blocks {
         x = block.forward(x, false);
     }
-    l2_normalize(crate::nn::norm(&vision.ln_post, x).matmul(vision.proj.val().unsqueeze()))
+    l2_normalize(norm(&vision.ln_post, x).matmul(vision.proj.val().unsqueeze()))
 }
 
 /// Unit projected patch tokens `[B, L, E]` (what a normal-reference memory keeps).

@@ -5,7 +5,7 @@ use burn::module::Module;
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::{backend::Backend, Tensor};
 
-use crate::nn::{l2_normalize, LayerNorm, Linear};
+use crate::nn::{l2_normalize, norm, LayerNorm, Linear};
 
 /// `Linear(D, hidden) → LeakyReLU(0.01) → Linear(hidden, D_text)`; official keys `fc.0`, `fc.2`.
 #[derive(Module, Debug)]
@@ -32,5 +32,5 @@ pub fn project_tokens<B: Backend>(
     ln: &LayerNorm<B>,
     tokens: Tensor<B, 3>,
 ) -> Tensor<B, 3> {
-    l2_normalize(crate::nn::norm(ln, mlp.forward(tokens)))
+    l2_normalize(norm(ln, mlp.forward(tokens)))
 }

@@ -7,7 +7,7 @@ use burn::tensor::{Int, Tensor};
 
 use super::block::ResidualAttentionBlock;
 use crate::config::ClipConfig;
-use crate::nn::{normal, LayerNorm};
+use crate::nn::{norm, normal, LayerNorm};
 
 #[derive(Module, Debug)]
 pub struct TextTower<B: Backend> {
@@ -64,7 +64,7 @@ impl<B: Backend> TextTower<B> {
             x = block.forward(x, true);
         }
         let pooled = gather_rows(x, eot);
-        crate::nn::norm(&self.ln_final, pooled).matmul(self.text_projection.val())
+        norm(&self.ln_final, pooled).matmul(self.text_projection.val())
     }
 }
 
