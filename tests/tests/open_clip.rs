@@ -5,7 +5,8 @@
 use acd_core::clip::text::TextTower;
 use acd_core::clip::vision::VisionTower;
 use acd_core::model::TokenBatch;
-use acd_core::weights::load::{infer_clip_config, load_text, load_vision};
+use acd_core::weights::infer::infer_clip_config;
+use acd_core::weights::load::{load_text, load_vision};
 use acd_core::weights::raw::RawTensor;
 use acd_core::weights::TensorStore;
 use acd_core::Activation;

@@ -9,9 +9,9 @@ use acd_core::weights::bundle::{
     load_bundle_checked, parse_manifest, BundleFiles, FileCheck, Manifest,
 };
 use acd_core::weights::checkpoint::read_checkpoint_meta;
-use acd_core::weights::load::{
-    infer_adapter_config, infer_clip_config, load_acd_clip, load_clip_only,
-};
+use acd_core::weights::infer::{infer_adapter_config, infer_clip_config};
+use acd_core::weights::load::{load_acd_clip, load_clip_only};
+use acd_core::weights::remap::CLIP_HEADS;
 use acd_core::weights::TensorStore;
 use acd_core::Detector;
 use acd_core::{AcdClipConfig, Activation, Domain, Head};
@@ -175,12 +175,7 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<(AcdClipConfig, TensorStore)> {
             .as_ref()
             .expect("clap: --training-free requires --clip");
         let store = read_store(clip)?.finish();
-        for key in [
-            "visual.proj",
-            "visual.ln_post.weight",
-            "text_projection",
-            "ln_final.weight",
-        ] {
+        for key in CLIP_HEADS {
             if !store.contains(key) {
                 bail!(
                     "{}: `{key}` is missing: the training-free mode needs CLIP's projection heads",

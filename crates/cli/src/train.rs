@@ -9,7 +9,8 @@ use std::time::Instant;
 
 use acd_core::config::presets;
 use acd_core::weights::checkpoint::CheckpointMeta;
-use acd_core::weights::load::{infer_clip_config, load_text, load_vision};
+use acd_core::weights::infer::infer_clip_config;
+use acd_core::weights::load::{load_text, load_vision};
 use acd_core::weights::TensorStore;
 use acd_core::{AcdClip, AcdClipConfig, Activation, AdapterConfig, Detector, Domain};
 use acd_train::checkpoint::{checkpoint_path, load_checkpoint, save_checkpoint};

@@ -1,32 +1,19 @@
 //! Builds the model from a `TensorStore` with open_clip / official names: the model is made in the
 //! shape its configuration gives (lazily: nothing is drawn at random), then every parameter is
 //! filled from the checkpoint name and layout `remap` gives its module path, with its shape
-//! checked. No parameter is listed here. Also infers configurations from checkpoint shapes.
+//! checked. No parameter is listed here.
 
 use burn::module::{Module, ModuleMapper, Param};
 use burn::tensor::{backend::Backend, Tensor, TensorData};
 
-use super::remap::ParamPath;
+use super::remap::{ParamPath, CLIP_HEADS};
 use super::store::{TensorStore, WeightError};
 use crate::adapters::conv_lora::FoldedConvLora;
-use crate::clip::pos_embed::{grid_of, resize_positional_embedding};
+use crate::clip::pos_embed::resize_positional_embedding;
 use crate::clip::text::TextTower;
 use crate::clip::vision::VisionTower;
-use crate::config::{
-    AcdClipConfig, Activation, AdapterConfig, ClipConfig, TextConfig, VisionConfig,
-};
+use crate::config::{AcdClipConfig, ClipConfig};
 use crate::model::{AcdClip, ImageAdapter};
-
-/// The parameters only the plain CLIP embedding reads (ACD-CLIP does not): kept at their initial
-/// values when a checkpoint for ACD-CLIP lacks them.
-const CLIP_HEADS: &[&str] = &[
-    "visual.ln_post.weight",
-    "visual.ln_post.bias",
-    "visual.proj",
-    "ln_final.weight",
-    "ln_final.bias",
-    "text_projection",
-];
 
 /// Walks a module and fills each parameter from the store; the first failure is kept.
 struct Filler<'a> {
@@ -161,122 +148,4 @@ pub fn load_acd_clip<B: Backend>(
         (model.text, model.text_adapter) = (None, None);
     }
     fill(model, "", store, true)
-}
-
-fn count_indexed(store: &TensorStore, prefix: &str, suffix: &str) -> usize {
-    (0..)
-        .take_while(|i| store.contains(&format!("{prefix}.{i}{suffix}")))
-        .count()
-}
-
-/// 1 + the largest block index under `prefix.` (not the first gap: a checkpoint missing one
-/// block's weights must fail to load, not load as a shallower model).
-fn count_blocks(store: &TensorStore, prefix: &str) -> usize {
-    let start = format!("{prefix}.");
-    store
-        .names()
-        .filter_map(|n| {
-            n.strip_prefix(&start)?
-                .split('.')
-                .next()?
-                .parse::<usize>()
-                .ok()
-        })
-        .max()
-        .map_or(0, |m| m + 1)
-}
-
-fn need<'a>(store: &'a TensorStore, name: &str) -> Result<&'a [usize], WeightError> {
-    store.shape(name).ok_or_else(|| WeightError::Missing {
-        name: name.into(),
-        expected: vec![],
-        hint: " — cannot infer the model shape without it".into(),
-    })
-}
-
-/// Infers the CLIP shape from an open_clip-named checkpoint. Heads are not stored in weights:
-/// OpenAI CLIP uses 64-wide heads, so `heads = width / 64` unless `head_width` says otherwise.
-pub fn infer_clip_config(
-    store: &TensorStore,
-    image_size: usize,
-    activation: Activation,
-    head_width: usize,
-) -> Result<ClipConfig, WeightError> {
-    let conv = need(store, "visual.conv1.weight")?;
-    let (width, patch) = (conv[0], conv[2]);
-    let vlayers = count_blocks(store, "visual.transformer.resblocks");
-    let vmlp = need(store, "visual.transformer.resblocks.0.mlp.c_fc.weight")?[0];
-    let tok = need(store, "token_embedding.weight")?;
-    let (vocab, twidth) = (tok[0], tok[1]);
-    let context = need(store, "positional_embedding")?[0];
-    let tlayers = count_blocks(store, "transformer.resblocks");
-    let tmlp = need(store, "transformer.resblocks.0.mlp.c_fc.weight")?[0];
-    let embed_dim = store
-        .shape("visual.proj")
-        .map(|s| s[1])
-        .or(store.shape("text_projection").map(|s| s[1]))
-        .unwrap_or(twidth);
-    // The checkpoint's own grid must be square (else the positional embedding cannot be resized).
-    grid_of(need(store, "visual.positional_embedding")?)
-        .map_err(|e| WeightError::Other(e.to_string()))?;
-    Ok(ClipConfig {
-        vision: VisionConfig {
-            width,
-            layers: vlayers,
-            heads: (width / head_width).max(1),
-            patch_size: patch,
-            image_size,
-            mlp_hidden: vmlp,
-        },
-        text: TextConfig {
-            width: twidth,
-            layers: tlayers,
-            heads: (twidth / head_width).max(1),
-            context_length: context,
-            vocab_size: vocab,
-            mlp_hidden: tmlp,
-        },
-        embed_dim,
-        activation,
-    })
-}
-
-/// Infers N, ranks, kernels and head widths from official adapter keys.
-pub fn infer_adapter_config(store: &TensorStore) -> Result<AdapterConfig, WeightError> {
-    let n_groups = count_indexed(store, "image_adapter.m_i_w", ".i_w");
-    if n_groups == 0 {
-        return Err(WeightError::Missing {
-            name: "image_adapter.m_i_w.0.i_w".into(),
-            expected: vec![],
-            hint: " — no ACD-CLIP adapter weights found".into(),
-        });
-    }
-    let nk = count_indexed(
-        store,
-        "image_adapter.lora_adapters.0.conv_lora_blocks",
-        ".lora_A",
-    );
-    let kernels = (0..nk)
-        .map(|j| {
-            need(
-                store,
-                &format!("image_adapter.lora_adapters.0.conv_lora_blocks.{j}.conv_lora_A.weight"),
-            )
-            .map(|s| s[2])
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let conv_a = need(
-        store,
-        "image_adapter.lora_adapters.0.conv_lora_blocks.0.conv_lora_A.weight",
-    )?;
-    let d = AdapterConfig::default();
-    Ok(AdapterConfig {
-        n_groups,
-        lora_rank: conv_a[1],
-        conv_lora_rank: conv_a[0],
-        kernels,
-        head_hidden: need(store, "image_adapter.seg_proj.0.fc.0.weight")?[0],
-        gate_hidden: need(store, "image_adapter.vision_text_gate.0.0.weight")?[0],
-        ..d
-    })
 }

@@ -1,9 +1,11 @@
-//! Weight import: checkpoint bytes → named f32 tensors (`store`), one name-remap table to
-//! open_clip names (`remap`), and construction of the model from them with shape checks (`load`).
+//! Weight import: checkpoint bytes → named f32 tensors (`store`), the name tables to and from
+//! open_clip names (`remap`), the configuration from checkpoint shapes (`infer`), and the model
+//! filled from them with shape checks (`load`) or written back (`save`).
 
 pub mod bundle;
 pub mod bundle_files;
 pub mod checkpoint;
+pub mod infer;
 pub mod load;
 pub mod quantize;
 pub mod raw;

@@ -14,39 +14,19 @@ use super::raw::RawTensor;
 
 /// Checkpoint key → open_clip name (regex, replacement; applied in order). Hugging Face's split
 /// q/k/v projections are packed into `in_proj_*` by the store after reading.
+#[rustfmt::skip]
 pub const FROM_CHECKPOINT: &[(&str, &str)] = &[
     (r"^(state_dict|model)\.", ""),
     (r"^module\.", ""),
-    (
-        r"^vision_model\.embeddings\.patch_embedding\.weight$",
-        "visual.conv1.weight",
-    ),
-    (
-        r"^vision_model\.embeddings\.class_embedding$",
-        "visual.class_embedding",
-    ),
-    (
-        r"^vision_model\.embeddings\.position_embedding\.weight$",
-        "visual.positional_embedding",
-    ),
+    (r"^vision_model\.embeddings\.patch_embedding\.weight$", "visual.conv1.weight"),
+    (r"^vision_model\.embeddings\.class_embedding$", "visual.class_embedding"),
+    (r"^vision_model\.embeddings\.position_embedding\.weight$", "visual.positional_embedding"),
     (r"^vision_model\.pre_layrnorm\.", "visual.ln_pre."),
     (r"^vision_model\.post_layernorm\.", "visual.ln_post."),
-    (
-        r"^vision_model\.encoder\.layers\.(\d+)\.",
-        "visual.transformer.resblocks.$1.",
-    ),
-    (
-        r"^text_model\.embeddings\.token_embedding\.weight$",
-        "token_embedding.weight",
-    ),
-    (
-        r"^text_model\.embeddings\.position_embedding\.weight$",
-        "positional_embedding",
-    ),
-    (
-        r"^text_model\.encoder\.layers\.(\d+)\.",
-        "transformer.resblocks.$1.",
-    ),
+    (r"^vision_model\.encoder\.layers\.(\d+)\.", "visual.transformer.resblocks.$1."),
+    (r"^text_model\.embeddings\.token_embedding\.weight$", "token_embedding.weight"),
+    (r"^text_model\.embeddings\.position_embedding\.weight$", "positional_embedding"),
+    (r"^text_model\.encoder\.layers\.(\d+)\.", "transformer.resblocks.$1."),
     (r"^text_model\.final_layer_norm\.", "ln_final."),
     (r"\.layer_norm1\.", ".ln_1."),
     (r"\.layer_norm2\.", ".ln_2."),
@@ -63,6 +43,7 @@ pub const FROM_CHECKPOINT: &[(&str, &str)] = &[
 const TRANSPOSED_FROM: &[&str] = &["visual_projection.weight", "text_projection.weight"];
 
 /// Burn module path (from `AcdClip`) → checkpoint name (regex, replacement; applied in order).
+#[rustfmt::skip]
 pub const FROM_MODULE: &[(&str, &str)] = &[
     (r"^vision\.blocks\.", "visual.transformer.resblocks."),
     (r"^vision\.conv1$", "visual.conv1.weight"),
@@ -72,10 +53,7 @@ pub const FROM_MODULE: &[(&str, &str)] = &[
     (r"^text\.", ""),
     (r"\.in_proj\.(weight|bias)$", ".in_proj_$1"),
     (r"_proj\.(\d+)\.fc(\d)\.", "_proj.$1.fc.$2."),
-    (
-        r"\.vision_text_gate\.(\d+)\.fc(\d)\.",
-        ".vision_text_gate.$1.$2.",
-    ),
+    (r"\.vision_text_gate\.(\d+)\.fc(\d)\.", ".vision_text_gate.$1.$2."),
     (r"\.conv_lora_a$", ".conv_lora_A.weight"),
     (r"\.conv_lora_b$", ".conv_lora_B.weight"),
     (r"\.lora_a$", ".lora_A"),
@@ -86,6 +64,19 @@ pub const FROM_MODULE: &[(&str, &str)] = &[
     (r"\.gamma$", ".weight"),
     (r"\.beta$", ".bias"),
 ];
+
+/// The parameters only the plain CLIP embedding reads (ACD-CLIP does not), by checkpoint name: a
+/// checkpoint for ACD-CLIP may lack them, and an ACD-CLIP bundle leaves them out.
+#[rustfmt::skip]
+pub const CLIP_HEADS: &[&str] = &[
+    "visual.ln_post.weight", "visual.ln_post.bias", "visual.proj",
+    "ln_final.weight", "ln_final.bias", "text_projection",
+];
+
+/// Whether a checkpoint name belongs to the ACD-CLIP adapters (the official `adapter_<epoch>.pth`).
+pub fn is_adapter(name: &str) -> bool {
+    name.starts_with("image_adapter.") || name.starts_with("text_adapter.")
+}
 
 type Compiled = Vec<(Regex, &'static str)>;
 
@@ -218,29 +209,15 @@ mod tests {
 
     #[test]
     fn hf_names_become_open_clip_names() {
+        #[rustfmt::skip]
         let cases = [
-            (
-                "vision_model.encoder.layers.3.self_attn.q_proj.weight",
-                "visual.transformer.resblocks.3.attn.q_proj.weight",
-            ),
-            (
-                "vision_model.encoder.layers.11.mlp.fc2.bias",
-                "visual.transformer.resblocks.11.mlp.c_proj.bias",
-            ),
-            (
-                "text_model.encoder.layers.0.layer_norm2.weight",
-                "transformer.resblocks.0.ln_2.weight",
-            ),
+            ("vision_model.encoder.layers.3.self_attn.q_proj.weight", "visual.transformer.resblocks.3.attn.q_proj.weight"),
+            ("vision_model.encoder.layers.11.mlp.fc2.bias", "visual.transformer.resblocks.11.mlp.c_proj.bias"),
+            ("text_model.encoder.layers.0.layer_norm2.weight", "transformer.resblocks.0.ln_2.weight"),
             ("vision_model.pre_layrnorm.bias", "visual.ln_pre.bias"),
             ("text_model.final_layer_norm.weight", "ln_final.weight"),
-            (
-                "vision_model.embeddings.position_embedding.weight",
-                "visual.positional_embedding",
-            ),
-            (
-                "state_dict.module.visual.conv1.weight",
-                "visual.conv1.weight",
-            ),
+            ("vision_model.embeddings.position_embedding.weight", "visual.positional_embedding"),
+            ("state_dict.module.visual.conv1.weight", "visual.conv1.weight"),
             ("image_adapter.m_i_w.0.i_w", "image_adapter.m_i_w.0.i_w"),
         ];
         for (from, to) in cases {
@@ -256,71 +233,30 @@ mod tests {
     /// open_clip's state dict), written out by hand.
     #[test]
     fn module_paths_become_official_names() {
+        #[rustfmt::skip]
         let cases = [
             ("vision.conv1", "visual.conv1.weight"),
             ("vision.ln_pre.gamma", "visual.ln_pre.weight"),
             ("vision.proj", "visual.proj"),
-            (
-                "vision.blocks.7.attn.in_proj.weight",
-                "visual.transformer.resblocks.7.attn.in_proj_weight",
-            ),
-            (
-                "vision.blocks.0.attn.out_proj.bias",
-                "visual.transformer.resblocks.0.attn.out_proj.bias",
-            ),
+            ("vision.blocks.7.attn.in_proj.weight", "visual.transformer.resblocks.7.attn.in_proj_weight"),
+            ("vision.blocks.0.attn.out_proj.bias", "visual.transformer.resblocks.0.attn.out_proj.bias"),
             ("text.token_embedding", "token_embedding.weight"),
             ("text.positional_embedding", "positional_embedding"),
-            (
-                "text.blocks.2.mlp.c_fc.weight",
-                "transformer.resblocks.2.mlp.c_fc.weight",
-            ),
+            ("text.blocks.2.mlp.c_fc.weight", "transformer.resblocks.2.mlp.c_fc.weight"),
             ("text.ln_final.beta", "ln_final.bias"),
-            (
-                "image_adapter.lora_adapters.1.conv_lora_blocks.2.conv_lora_a",
-                "image_adapter.lora_adapters.1.conv_lora_blocks.2.conv_lora_A.weight",
-            ),
-            (
-                "image_adapter.lora_adapters.1.conv_lora_blocks.0.lora_b",
-                "image_adapter.lora_adapters.1.conv_lora_blocks.0.lora_B",
-            ),
-            (
-                "image_adapter.lora_adapters.3.fusion",
-                "image_adapter.lora_adapters.3.fusion_conv.weight",
-            ),
+            ("image_adapter.lora_adapters.1.conv_lora_blocks.2.conv_lora_a", "image_adapter.lora_adapters.1.conv_lora_blocks.2.conv_lora_A.weight"),
+            ("image_adapter.lora_adapters.1.conv_lora_blocks.0.lora_b", "image_adapter.lora_adapters.1.conv_lora_blocks.0.lora_B"),
+            ("image_adapter.lora_adapters.3.fusion", "image_adapter.lora_adapters.3.fusion_conv.weight"),
             ("image_adapter.m_i_w.2", "image_adapter.m_i_w.2.i_w"),
-            (
-                "image_adapter.seg_proj.1.fc2.bias",
-                "image_adapter.seg_proj.1.fc.2.bias",
-            ),
-            (
-                "image_adapter.det_proj.0.fc0.weight",
-                "image_adapter.det_proj.0.fc.0.weight",
-            ),
-            (
-                "image_adapter.det_layer_norms.3.gamma",
-                "image_adapter.det_layer_norms.3.weight",
-            ),
-            (
-                "image_adapter.vision_text_gate.2.fc2.weight",
-                "image_adapter.vision_text_gate.2.2.weight",
-            ),
-            (
-                "image_adapter.folded.0.down",
-                "image_adapter.folded.0.down.weight",
-            ),
-            (
-                "image_adapter.folded.0.convs.1.conv_b",
-                "image_adapter.folded.0.convs.1.conv_b",
-            ),
-            (
-                "text_adapter.lora_adapters.0.lora_a",
-                "text_adapter.lora_adapters.0.lora_A",
-            ),
+            ("image_adapter.seg_proj.1.fc2.bias", "image_adapter.seg_proj.1.fc.2.bias"),
+            ("image_adapter.det_proj.0.fc0.weight", "image_adapter.det_proj.0.fc.0.weight"),
+            ("image_adapter.det_layer_norms.3.gamma", "image_adapter.det_layer_norms.3.weight"),
+            ("image_adapter.vision_text_gate.2.fc2.weight", "image_adapter.vision_text_gate.2.2.weight"),
+            ("image_adapter.folded.0.down", "image_adapter.folded.0.down.weight"),
+            ("image_adapter.folded.0.convs.1.conv_b", "image_adapter.folded.0.convs.1.conv_b"),
+            ("text_adapter.lora_adapters.0.lora_a", "text_adapter.lora_adapters.0.lora_A"),
             ("text_adapter.m_t_w.1", "text_adapter.m_t_w.1.i_w"),
-            (
-                "text_adapter.layer_norms.0.beta",
-                "text_adapter.layer_norms.0.bias",
-            ),
+            ("text_adapter.layer_norms.0.beta", "text_adapter.layer_norms.0.bias"),
         ];
         for (from, to) in cases {
             assert_eq!(checkpoint_name(from), to, "{from}");

@@ -6,7 +6,7 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::tensor::{backend::Backend, Tensor};
 
 use super::raw::RawTensor;
-use super::remap::ParamPath;
+use super::remap::{is_adapter, ParamPath, CLIP_HEADS};
 use super::store::TensorStore;
 use crate::model::AcdClip;
 use crate::Error;
@@ -59,25 +59,9 @@ fn write<B: Backend>(
     writer.failed.map_or(Ok(writer.store), Err)
 }
 
-fn is_adapter(name: &str) -> bool {
-    name.starts_with("image_adapter.") || name.starts_with("text_adapter.")
-}
-
 /// The text side: the text tower's names (open_clip keeps them at the root) and the text adapters.
 fn is_text(name: &str) -> bool {
     !name.starts_with("visual.") && !name.starts_with("image_adapter.")
-}
-
-/// `ln_post` / `proj` / `ln_final` / `text_projection`: only the plain CLIP embedding reads them.
-fn is_clip_head(name: &str) -> bool {
-    [
-        "visual.ln_post.",
-        "visual.proj",
-        "ln_final.",
-        "text_projection",
-    ]
-    .iter()
-    .any(|p| name.starts_with(p))
 }
 
 /// Everything inference needs: vision tower, folded image adapters and heads; with `with_text`, the
@@ -89,7 +73,7 @@ pub fn store_from_model<B: Backend>(
     let with_text = with_text && model.text.is_some() && model.text_adapter.is_some();
     let folded = model.clone().fold();
     write(&folded, &|name| {
-        !is_clip_head(name) && (with_text || !is_text(name))
+        !CLIP_HEADS.contains(&name) && (with_text || !is_text(name))
     })
 }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use safetensors::tensor::{Dtype, SafeTensors};
 
 use super::raw::RawTensor;
-use super::remap::canonical_name;
+use super::remap::{canonical_name, is_adapter};
 #[cfg(feature = "torch")]
 use super::torch::{read_torch_checkpoint, PickleError};
 
@@ -245,12 +245,8 @@ impl TensorStore {
                 );
             }
         }
-        if name.starts_with("image_adapter.") || name.starts_with("text_adapter.") {
-            if !self
-                .tensors
-                .keys()
-                .any(|k| k.starts_with("image_adapter.") || k.starts_with("text_adapter."))
-            {
+        if is_adapter(name) {
+            if !self.tensors.keys().any(|k| is_adapter(k)) {
                 return " — no adapter weights were loaded (pass the adapter checkpoint, e.g. adapter_<epoch>.pth)".into();
             }
         } else if !self.tensors.keys().any(|k| k.starts_with("visual.")) {
