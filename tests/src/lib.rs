@@ -6,9 +6,17 @@ pub mod synthetic_weights;
 
 use std::path::PathBuf;
 
+/// This package's directory, as `cargo test` gives it when the test runs (the value compiled in is
+/// only the fallback: a test binary reused from another checkout sharing the target directory
+/// would read that checkout's files).
+pub fn package_dir() -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
+}
+
 /// The workspace root.
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    package_dir()
         .parent()
         .expect("tests/ is inside the workspace")
         .to_path_buf()

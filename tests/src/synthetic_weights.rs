@@ -119,7 +119,7 @@ mod tests {
     use super::*;
 
     fn reference_dir() -> std::path::PathBuf {
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("reference")
+        crate::package_dir().join("reference")
     }
 
     #[test]

@@ -8,7 +8,6 @@
 //! - a memory made for another model is refused with the reason.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use acd_cli::model_source::read_bundle;
 use acd_core::preprocess::RgbImage;
@@ -24,7 +23,7 @@ use acd_data::TextureKind;
 type Cpu = burn::backend::NdArray<f32>;
 
 fn demo() -> (Manifest, HashMap<String, Vec<u8>>) {
-    read_bundle(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/models/demo")).unwrap()
+    read_bundle(&acd_parity::repo_root().join("www/models/demo")).unwrap()
 }
 
 fn detector(manifest: &Manifest, files: &HashMap<String, Vec<u8>>) -> Detector<Cpu> {

@@ -6,7 +6,6 @@
 //!   cargo test --release -p acd-parity --features wgpu --test wgpu_f16 -- --nocapture
 #![cfg(feature = "wgpu")]
 
-use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use acd_cli::model_source::read_bundle;
@@ -82,7 +81,7 @@ fn the_fixture_model_in_f16_matches_the_f32_reference() {
 }
 
 fn demo_detector<B: Backend>(device: B::Device) -> Detector<B> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../www/models/demo");
+    let dir = acd_parity::repo_root().join("www/models/demo");
     let (manifest, files) = read_bundle(&dir).unwrap();
     Detector::from_bundle(
         load_bundle::<B>(&manifest, &files, &device).unwrap(),

@@ -8,9 +8,7 @@ use std::process::Command;
 fn fixture_dir() -> PathBuf {
     std::env::var("ACD_FIXTURE_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/acd-official")
-        })
+        .unwrap_or_else(|_| package_dir().join("../../../shared/fixtures/acd-official"))
 }
 
 fn official_scores(dir: &std::path::Path) -> Vec<f32> {
@@ -229,8 +227,8 @@ fn detect_with_separate_clip_and_adapter_files() {
 #[test]
 fn an_unknown_category_is_refused_before_any_image() {
     let out = temp_dir("unknown-category");
-    let demo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../www/models/demo");
-    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus/images");
+    let demo = package_dir().join("../../www/models/demo");
+    let corpus = package_dir().join("../../tests/corpus/images");
     let output = Command::new(env!("CARGO_BIN_EXE_acd"))
         .arg("detect")
         .arg(corpus.join("ok_rgb.png"))
@@ -252,4 +250,10 @@ fn an_unknown_category_is_refused_before_any_image() {
         std::fs::read_dir(&out).unwrap().next().is_none(),
         "no output written"
     );
+}
+
+/// This package's directory as `cargo test` sets it at run time (why: `acd_parity::package_dir`).
+fn package_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
 }

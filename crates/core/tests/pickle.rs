@@ -1,13 +1,13 @@
 //! The PyTorch checkpoint reader against files written by PyTorch itself
 //! (`scripts/make_pickle_reference.py` writes them, with an independent safetensors reading).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use acd_core::weights::torch::{read_torch_checkpoint, PickleError};
 use safetensors::{Dtype, SafeTensors};
 
 fn data_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/pickle")
+    package_dir().join("tests/data/pickle")
 }
 
 fn read(name: &str) -> Vec<u8> {
@@ -223,4 +223,10 @@ fn damaged_pickles_never_panic() {
             let _ = read_torch_checkpoint(&damaged);
         }
     }
+}
+
+/// This package's directory as `cargo test` sets it at run time (why: `acd_parity::package_dir`).
+fn package_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
 }

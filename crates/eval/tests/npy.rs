@@ -3,12 +3,9 @@
 
 use acd_eval::dump::{decode_npy, encode_npy, read_npy, write_npy};
 use serde_json::Value;
-use std::path::Path;
 
 fn data(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data")
-        .join(name)
+    package_dir().join("tests/data").join(name)
 }
 
 fn expected() -> (Vec<usize>, Vec<f32>) {
@@ -95,4 +92,10 @@ fn reads_fortran_order() {
     bytes[pos..pos + 5].copy_from_slice(b"True ");
     let npy = decode_npy(&bytes).unwrap();
     assert_eq!(npy.data, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+}
+
+/// This package's directory as `cargo test` sets it at run time (why: `acd_parity::package_dir`).
+fn package_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
 }

@@ -35,5 +35,11 @@ pub fn temp_dir(tag: &str) -> PathBuf {
 
 /// The trained demo bundle the page serves.
 pub fn demo_bundle() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../www/models/demo")
+    package_dir().join("../../www/models/demo")
+}
+
+/// This package's directory as `cargo test` sets it at run time (why: `acd_parity::package_dir`).
+fn package_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| env!("CARGO_MANIFEST_DIR").into(), Into::into)
 }
