@@ -90,8 +90,8 @@ pub struct DetectorOutput {
 /// The fixture's model as `acd detect` runs it (folded adapters, cached class embedding computed
 /// by the text tower from the category name) on the fixture's PNG images.
 pub fn detect_fixture_images<B: Backend>(device: B::Device) -> DetectorOutput {
-    let (mut store, fc) = crate::fixture_weights();
     let files = read_fixture(&official_fixture_dir()).unwrap();
+    let (mut store, fc) = crate::fixture_weights(&files);
     let model = load_acd_clip::<B>(&mut store, &fc.model, true, &device).unwrap();
     let mut det = Detector::new(model, fc.model.clone(), device);
     let category = if fc.real_name.is_empty() {

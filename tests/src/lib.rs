@@ -45,12 +45,14 @@ pub fn reference_dir() -> PathBuf {
     repo_root().join("tests/reference")
 }
 
-/// The official fixture's weights (remapped, q/k/v packed) and its configuration.
-pub fn fixture_weights() -> (
+/// The official fixture's weights (remapped, q/k/v packed) and its configuration, from its files
+/// (`read_fixture(&official_fixture_dir())`, read once by the caller, which often needs the images too).
+pub fn fixture_weights(
+    files: &acd_fixture::official::FixtureFiles,
+) -> (
     acd_core::weights::TensorStore,
     acd_fixture::official::FixtureConfig,
 ) {
-    let files = acd_fixture::official::read_fixture(&official_fixture_dir()).unwrap();
     let store = acd_core::weights::TensorStore::from_safetensors(&files.weights)
         .unwrap()
         .finish();

@@ -117,10 +117,7 @@ pub fn synthetic_tensor(name: &str, shape: &[usize], seed: u64) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn reference_dir() -> std::path::PathBuf {
-        crate::package_dir().join("reference")
-    }
+    use crate::reference_dir;
 
     #[test]
     fn hash_primitives_match_published_vectors() {

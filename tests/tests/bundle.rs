@@ -31,7 +31,8 @@ fn fixture_model() -> (
     acd_core::AcdClipConfig,
     Vec<(CategoryEntry, burn::tensor::Tensor<Cpu, 3>)>,
 ) {
-    let (mut store, fixture) = acd_parity::fixture_weights();
+    let files = read_fixture(&official_fixture_dir()).unwrap();
+    let (mut store, fixture) = acd_parity::fixture_weights(&files);
     let cfg = fixture.model;
     let device = Default::default();
     let model = load_acd_clip::<Cpu>(&mut store, &cfg, true, &device).unwrap();

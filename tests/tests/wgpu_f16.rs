@@ -15,7 +15,7 @@ use acd_core::weights::bundle::load_bundle;
 use acd_core::weights::load::load_clip_only;
 use acd_core::{Detector, Head};
 use acd_data::TextureKind;
-use acd_fixture::official::read_fixture;
+use acd_fixture::official::{read_fixture, FixtureFiles};
 use acd_parity::backends::max_abs;
 use acd_parity::{fixture_weights, official_fixture_dir};
 use burn::backend::wgpu::WgpuDevice;
@@ -148,8 +148,8 @@ fn the_demo_model_with_a_reference_memory_in_f16_matches_the_f32_reference() {
 }
 
 /// The fixture's CLIP alone as the training-free head (`acd export --training-free`).
-fn training_free_detector<B: Backend>(device: B::Device) -> Detector<B> {
-    let (mut store, fixture) = fixture_weights();
+fn training_free_detector<B: Backend>(files: &FixtureFiles, device: B::Device) -> Detector<B> {
+    let (mut store, fixture) = fixture_weights(files);
     let cfg = fixture.model;
     let model = load_clip_only::<B>(&mut store, &cfg, true, &device).unwrap();
     Detector::with_head(model, cfg, Head::TrainingFree, device)
@@ -158,9 +158,9 @@ fn training_free_detector<B: Backend>(device: B::Device) -> Detector<B> {
 /// The training-free head in f16 against f32 on the CPU, on the fixture's images.
 #[test]
 fn the_training_free_head_in_f16_matches_the_f32_reference() {
-    let mut f16 = training_free_detector::<Wgpu>(f16_device());
-    let mut f32 = training_free_detector::<Cpu>(Default::default());
     let files = read_fixture(&official_fixture_dir()).unwrap();
+    let mut f16 = training_free_detector::<Wgpu>(&files, f16_device());
+    let mut f32 = training_free_detector::<Cpu>(&files, Default::default());
     for bytes in files.images.values() {
         let (a, b) = (
             f16.detect(bytes, "bottle").unwrap(),

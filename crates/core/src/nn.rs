@@ -3,9 +3,9 @@
 
 use burn::module::{Initializer, Module, ModuleVisitor, Param};
 use burn::nn::LayerNormConfig;
-use burn::tensor::{backend::Backend, DType, FloatDType, Tensor};
+use burn::tensor::{backend::Backend, DType, Tensor};
 
-use crate::precision::in_f32;
+use crate::precision::{in_dtype, in_f32};
 
 /// LayerNorm over the last dimension through the backend's fused kernel (`gamma` = PyTorch's
 /// `weight`, `beta` = its `bias`).
@@ -91,7 +91,7 @@ pub fn norm<B: Backend, const D: usize>(ln: &LayerNorm<B>, x: Tensor<B, D>) -> T
     let x = in_f32(x);
     let centered = x.clone() - x.mean_dim(D - 1);
     let variance = centered.clone().square().mean_dim(D - 1);
-    let normalized = (centered / (variance + LAYER_NORM_EPS).sqrt()).cast(FloatDType::from(dtype));
+    let normalized = in_dtype(centered / (variance + LAYER_NORM_EPS).sqrt(), dtype);
     let scaled = normalized * ln.gamma.val().unsqueeze();
     match &ln.beta {
         Some(beta) => scaled + beta.val().unsqueeze(),
@@ -103,12 +103,7 @@ pub fn norm<B: Backend, const D: usize>(ln: &LayerNorm<B>, x: Tensor<B, D>) -> T
 /// squares are summed in f32: in an f16 model they would overflow once the norm passes 256.
 pub fn norm_last<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
     let dtype = x.dtype();
-    let length = in_f32(x).square().sum_dim(D - 1).sqrt();
-    if length.dtype() == dtype {
-        length
-    } else {
-        length.cast(FloatDType::from(dtype))
-    }
+    in_dtype(in_f32(x).square().sum_dim(D - 1).sqrt(), dtype)
 }
 
 /// `x / ‖x‖` over the last dimension (`F.normalize` with its 1e-12 floor).

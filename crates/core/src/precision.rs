@@ -29,8 +29,14 @@ pub fn use_f16<B: Backend>(device: &B::Device) -> Result<(), Error> {
 /// f16 when the two are close. A sum of squares overflows f16 (largest value 65,504) once a
 /// vector's norm passes 256. A no-op for a model in f32.
 pub fn in_f32<B: Backend, const D: usize>(t: Tensor<B, D>) -> Tensor<B, D> {
-    if t.dtype() == DType::F32 {
-        return t; // not even a node in an autodiff graph
+    in_dtype(t, DType::F32)
+}
+
+/// `t` in `dtype`: back to the model's precision after a step in f32. A no-op (not even a node in
+/// an autodiff graph) when `t` already is.
+pub fn in_dtype<B: Backend, const D: usize>(t: Tensor<B, D>, dtype: DType) -> Tensor<B, D> {
+    if t.dtype() == dtype {
+        return t;
     }
-    t.cast(FloatDType::F32)
+    t.cast(FloatDType::from(dtype))
 }

@@ -238,6 +238,15 @@ pub struct AcdModel {
     f16: bool,
 }
 
+/// What a model computes in, as `info().arithmetic` and the messages name it.
+pub(crate) fn arithmetic_name(f16: bool) -> &'static str {
+    if f16 {
+        "f16"
+    } else {
+        "f32"
+    }
+}
+
 fn set(obj: &Object, key: &str, value: impl Into<JsValue>) {
     // Setting a plain property on a fresh object cannot fail.
     let _ = Reflect::set(obj, &key.into(), &value.into());
@@ -444,7 +453,7 @@ impl AcdModel {
         );
         set(&o, "untrained", m.untrained);
         set(&o, "backend", self.backend);
-        set(&o, "arithmetic", if self.f16 { "f16" } else { "f32" });
+        set(&o, "arithmetic", arithmetic_name(self.f16));
         set(&o, "imageSize", v.image_size as f64);
         set(&o, "mapSize", c.map_size as f64);
         set(&o, "nGroups", c.adapter.n_groups as f64);

@@ -11,7 +11,7 @@ use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{future_to_promise, JsFuture};
 
-use crate::js_error;
+use crate::{arithmetic_name, js_error};
 
 thread_local! {
     /// The promise of the one WebGPU initialisation of this page; every load awaits the same one.
@@ -20,22 +20,14 @@ thread_local! {
     static GPU_F16: Cell<Option<bool>> = const { Cell::new(None) };
 }
 
-fn precision_name(f16: bool) -> &'static str {
-    if f16 {
-        "f16"
-    } else {
-        "f32"
-    }
-}
-
 /// Gives the device its precision the first time; later asks must match it.
 fn fix_precision(device: &WgpuDevice, f16: bool) -> Result<(), JsValue> {
     match GPU_F16.with(Cell::get) {
         Some(chosen) if chosen == f16 => Ok(()),
         Some(chosen) => Err(js_error(format!(
             "this page's WebGPU device already runs in {}; reload the page to run in {}",
-            precision_name(chosen),
-            precision_name(f16)
+            arithmetic_name(chosen),
+            arithmetic_name(f16)
         ))),
         None => {
             if f16 {
