@@ -113,14 +113,14 @@ fn hf_clip_checkpoint_matches_transformers() {
             .any(|p| n.contains(p))
     };
     assert_eq!(
-        store.names().filter(unpacked).count(),
+        store.keys().filter(unpacked).count(),
         0,
         "unpacked q/k/v left: {:?}",
-        store.names().filter(unpacked).collect::<Vec<_>>()
+        store.keys().filter(unpacked).collect::<Vec<_>>()
     );
     assert_eq!(
         store
-            .names()
+            .keys()
             .filter(|n| n.ends_with(".attn.in_proj_weight") || n.ends_with(".attn.in_proj_bias"))
             .count(),
         2 * (3 + 2),
@@ -128,10 +128,10 @@ fn hf_clip_checkpoint_matches_transformers() {
     );
     assert!(
         store
-            .names()
+            .keys()
             .all(|n| !n.starts_with("vision_model.") && !n.starts_with("text_model.")),
         "HF names left after the remap: {:?}",
-        store.names().collect::<Vec<_>>()
+        store.keys().collect::<Vec<_>>()
     );
     let cfg = clip_config(&store);
     let device = Default::default();
@@ -139,7 +139,7 @@ fn hf_clip_checkpoint_matches_transformers() {
     let text: TextTower<B> = load_text(&mut store, &cfg, &device).unwrap();
     // Only `logit_scale` (unused by the towers) may remain.
     assert_eq!(
-        store.names().cloned().collect::<Vec<_>>(),
+        store.keys().cloned().collect::<Vec<_>>(),
         vec!["logit_scale".to_string()],
         "checkpoint tensors the loaders did not consume"
     );
@@ -234,8 +234,8 @@ fn hf_checkpoint_missing_k_proj_names_packed_key() {
     .unwrap()
     .finish();
     // Layer 1's weights cannot be packed; its biases (all three present) still are.
-    assert!(!store.contains("visual.transformer.resblocks.1.attn.in_proj_weight"));
-    assert!(store.contains("visual.transformer.resblocks.1.attn.in_proj_bias"));
+    assert!(!store.contains_key("visual.transformer.resblocks.1.attn.in_proj_weight"));
+    assert!(store.contains_key("visual.transformer.resblocks.1.attn.in_proj_bias"));
     let device = Default::default();
     let err = match load_vision::<B>(&mut store, &cfg, &device) {
         Ok(_) => panic!("loading a checkpoint without layer 1's k_proj.weight succeeded"),

@@ -59,7 +59,7 @@ fn missing_or_misshapen_weights_name_the_key() {
     // Rebuild the store without one key.
     let without = |skip: &str| {
         let mut s = TensorStore::default();
-        for name in store.names().filter(|n| *n != skip) {
+        for name in store.keys().filter(|n| *n != skip) {
             s.insert(name.clone(), store.get(name).unwrap().clone());
         }
         s
@@ -72,7 +72,10 @@ fn missing_or_misshapen_weights_name_the_key() {
 
     let key = "visual.transformer.resblocks.7.mlp.c_fc.weight";
     let mut bad = without(key);
-    bad.insert(key, RawTensor::new(vec![255, 64], vec![0.0; 255 * 64]));
+    bad.insert(
+        key.into(),
+        RawTensor::new(vec![255, 64], vec![0.0; 255 * 64]),
+    );
     let err = load_acd_clip::<Cpu>(&mut bad, &cfg, true, &device)
         .unwrap_err()
         .to_string();

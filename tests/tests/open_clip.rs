@@ -71,7 +71,7 @@ fn synthetic_store(json: &serde_json::Value) -> TensorStore {
             .map(|d| d.as_u64().unwrap() as usize)
             .collect();
         let data = synthetic_tensor(name, &shape, SEED);
-        store.insert(name, RawTensor::new(shape, data));
+        store.insert(name.into(), RawTensor::new(shape, data));
     }
     store
 }

@@ -176,7 +176,7 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<(AcdClipConfig, TensorStore)> {
             .expect("clap: --training-free requires --clip");
         let store = read_store(clip)?.finish();
         for key in CLIP_HEADS {
-            if !store.contains(key) {
+            if !store.contains_key(*key) {
                 bail!(
                     "{}: `{key}` is missing: the training-free mode needs CLIP's projection heads",
                     clip.display()
@@ -202,7 +202,7 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<(AcdClipConfig, TensorStore)> {
     let mut store = read_store(clip)?;
     let adapter_store = read_store(adapters)?;
     if !adapter_store
-        .names()
+        .keys()
         .any(|n| n.starts_with("image_adapter."))
     {
         bail!(

@@ -70,8 +70,10 @@ fn checkpoints_round_trip_with_and_without_backbone() {
     // The adapters-only file holds the official trainable keys.
     let bytes = std::fs::read(&path).unwrap();
     let store = TensorStore::from_bytes(&bytes).unwrap();
-    assert!(store.contains("image_adapter.lora_adapters.0.fusion_conv.weight"));
-    assert!(store.contains("image_adapter.lora_adapters.1.conv_lora_blocks.1.conv_lora_B.weight"));
-    assert!(!store.contains("visual.conv1.weight"));
+    assert!(store.contains_key("image_adapter.lora_adapters.0.fusion_conv.weight"));
+    assert!(
+        store.contains_key("image_adapter.lora_adapters.1.conv_lora_blocks.1.conv_lora_B.weight")
+    );
+    assert!(!store.contains_key("visual.conv1.weight"));
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -27,7 +27,7 @@ pub struct CheckpointMeta {
 
 /// Serialises the tensors (f32, sorted by name) with the metadata.
 pub fn write_checkpoint(store: &TensorStore, meta: &CheckpointMeta) -> Vec<u8> {
-    let mut names: Vec<&String> = store.names().collect();
+    let mut names: Vec<&String> = store.keys().collect();
     names.sort();
     let buffers: Vec<(String, Vec<usize>, Vec<u8>)> = names
         .into_iter()

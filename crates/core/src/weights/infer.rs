@@ -7,7 +7,7 @@ use crate::config::{Activation, AdapterConfig, ClipConfig, TextConfig, VisionCon
 
 fn count_indexed(store: &TensorStore, prefix: &str, suffix: &str) -> usize {
     (0..)
-        .take_while(|i| store.contains(&format!("{prefix}.{i}{suffix}")))
+        .take_while(|i| store.contains_key(&format!("{prefix}.{i}{suffix}")))
         .count()
 }
 
@@ -16,7 +16,7 @@ fn count_indexed(store: &TensorStore, prefix: &str, suffix: &str) -> usize {
 fn count_blocks(store: &TensorStore, prefix: &str) -> usize {
     let start = format!("{prefix}.");
     store
-        .names()
+        .keys()
         .filter_map(|n| {
             n.strip_prefix(&start)?
                 .split('.')

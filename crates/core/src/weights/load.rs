@@ -1,12 +1,12 @@
 //! Builds the model from a `TensorStore` with open_clip / official names: the model is made in the
 //! shape its configuration gives (lazily: nothing is drawn at random), then every parameter is
-//! filled from the checkpoint name and layout `remap` gives its module path, with its shape
-//! checked. No parameter is listed here.
+//! filled (`remap::walk_params`) from the checkpoint name and layout its module path gives, with
+//! its shape checked. No parameter is listed here.
 
-use burn::module::{Module, ModuleMapper, Param};
-use burn::tensor::{backend::Backend, Tensor, TensorData};
+use burn::module::Module;
+use burn::tensor::backend::Backend;
 
-use super::remap::{ParamPath, CLIP_HEADS};
+use super::remap::{walk_params, CLIP_HEADS};
 use super::store::{TensorStore, WeightError};
 use crate::adapters::conv_lora::FoldedConvLora;
 use crate::clip::pos_embed::resize_positional_embedding;
@@ -15,60 +15,21 @@ use crate::clip::vision::VisionTower;
 use crate::config::{AcdClipConfig, ClipConfig};
 use crate::model::{AcdClip, ImageAdapter};
 
-/// Walks a module and fills each parameter from the store; the first failure is kept.
-struct Filler<'a> {
-    store: &'a mut TensorStore,
-    at: ParamPath,
-    clip_heads_optional: bool,
-    error: Option<WeightError>,
-}
-
-impl<B: Backend> ModuleMapper<B> for Filler<'_> {
-    fn enter_module(&mut self, name: &str, container_type: &str) {
-        self.at.enter(name, container_type);
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.at.exit();
-    }
-
-    fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-        let (name, layout) = self.at.checkpoint();
-        let optional = self.clip_heads_optional && CLIP_HEADS.contains(&name.as_str());
-        if self.error.is_some() || (optional && !self.store.contains(&name)) {
-            return param;
-        }
-        let shape = param.lazy_shape().to_vec();
-        match self.store.take(&name, &layout.checkpoint_shape(&shape)) {
-            Ok(raw) => {
-                let data = TensorData::new(layout.to_module(raw).data, shape);
-                let (id, device) = (param.id, param.lazy_device());
-                param.transform_for_load(Tensor::from_data(data, &device), id)
-            }
-            Err(e) => {
-                self.error = Some(e);
-                param
-            }
-        }
-    }
-}
-
-/// `module` (at `root`, its path in `AcdClip`) with every parameter taken from `store`.
+/// `module` (at `root`, its path in `AcdClip`) with every parameter taken from `store`, its
+/// shape checked; the CLIP heads may be absent when `clip_heads_optional`.
 fn fill<B: Backend, M: Module<B>>(
     module: M,
     root: &str,
     store: &mut TensorStore,
     clip_heads_optional: bool,
 ) -> Result<M, WeightError> {
-    let at = ParamPath::under(root);
-    let mut filler = Filler {
-        store,
-        at,
-        clip_heads_optional,
-        error: None,
-    };
-    let module = module.map(&mut filler);
-    filler.error.map_or(Ok(module), Err)
+    walk_params(module, root, &mut |name, layout, shape, _| {
+        if clip_heads_optional && CLIP_HEADS.contains(&name) && !store.contains_key(name) {
+            return Ok(None);
+        }
+        let raw = store.take(name, &layout.checkpoint_shape(shape))?;
+        Ok(Some(layout.to_module(raw)))
+    })
 }
 
 /// A positional embedding trained for another grid, resized to this model's (docs/model.md §1.2).
@@ -81,7 +42,7 @@ fn resize_positional_embedding_in(
         if raw.shape.len() == 2 && raw.shape[1] == v.width && raw.shape[0] != v.num_patches() + 1 {
             let resized = resize_positional_embedding(raw, v.grid())
                 .map_err(|e| WeightError::Other(e.to_string()))?;
-            store.insert(name, resized);
+            store.insert(name.into(), resized);
         }
     }
     Ok(())
@@ -135,7 +96,7 @@ pub fn load_acd_clip<B: Backend>(
         .map_err(|e| WeightError::Other(e.to_string()))?;
     resize_positional_embedding_in(store, &cfg.clip)?;
     let mut model = AcdClip::skeleton(cfg, device);
-    if store.contains("image_adapter.folded.0.down.weight") {
+    if store.contains_key("image_adapter.folded.0.down.weight") {
         let width = cfg.clip.vision.width;
         let ad = &mut model.image_adapter;
         ad.folded = ad

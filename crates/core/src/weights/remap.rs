@@ -2,15 +2,19 @@
 //! official ACD-CLIP code also uses; its adapters keep the official keys under `image_adapter.` /
 //! `text_adapter.`): `FROM_CHECKPOINT` translates the other layouts (training wrappers, Hugging
 //! Face `CLIPModel`) to them. `FROM_MODULE` gives each of the model's parameters, by its Burn
-//! module path, its checkpoint name, and `Layout` the one layout change between the two; the
-//! loader and the saver walk the model's modules with these, so neither lists a parameter.
+//! module path, its checkpoint name, and `Layout` the one layout change between the two;
+//! `walk_params` applies them to every parameter of a module for the loader and the saver, so
+//! neither lists a parameter.
 //! OpenAI's TorchScript `ViT-*.pt` already uses open_clip names.
 
 use std::sync::OnceLock;
 
+use burn::module::{Module, ModuleMapper, Param};
+use burn::tensor::{backend::Backend, Tensor, TensorData};
 use regex::Regex;
 
 use super::raw::RawTensor;
+use super::store::WeightError;
 
 /// Checkpoint key → open_clip name (regex, replacement; applied in order). Hugging Face's split
 /// q/k/v projections are packed into `in_proj_*` by the store after reading.
@@ -109,44 +113,76 @@ pub fn checkpoint_name(module_path: &str) -> String {
     rename(TABLE.get_or_init(|| compile(FROM_MODULE)), module_path)
 }
 
-/// Where a module walk (`load`'s filler, `save`'s writer) stands: the Burn path of the parameter
-/// being visited and the type holding it, as checkpoint name and layout.
-#[derive(Default)]
-pub struct ParamPath {
-    path: Vec<String>,
-    containers: Vec<String>,
-}
+/// What a walk does with one parameter, given its checkpoint name, its layout, its shape in the
+/// model and a reader of its value: a new value (in the model's layout) or none to keep it.
+pub type ParamVisit<'a> = dyn FnMut(
+        &str,
+        Layout,
+        &[usize],
+        &dyn Fn() -> Result<RawTensor, String>,
+    ) -> Result<Option<RawTensor>, WeightError>
+    + 'a;
 
-impl ParamPath {
-    /// Starts below `root` (a module's path in `AcdClip`, e.g. `vision`; empty for the model).
-    pub fn under(root: &str) -> Self {
-        let path = root
-            .split('.')
-            .filter(|s| !s.is_empty())
-            .map(String::from)
-            .collect();
-        Self {
-            path,
-            containers: Vec::new(),
+/// Walks every float parameter of `module` (at `root`, its path in `AcdClip`; empty for the model)
+/// with its checkpoint name and layout: the loader and the saver both go through here. The first
+/// error stops the walk.
+pub fn walk_params<B: Backend, M: Module<B>>(
+    module: M,
+    root: &str,
+    visit: &mut ParamVisit,
+) -> Result<M, WeightError> {
+    struct Walk<'v, 'a> {
+        path: Vec<String>,
+        containers: Vec<String>,
+        visit: &'v mut ParamVisit<'a>,
+        error: Option<WeightError>,
+    }
+    impl<B: Backend> ModuleMapper<B> for Walk<'_, '_> {
+        fn enter_module(&mut self, name: &str, container_type: &str) {
+            self.path.push(name.to_string());
+            self.containers.push(container_type.to_string());
+        }
+        fn exit_module(&mut self, _name: &str, _container_type: &str) {
+            self.path.pop();
+            self.containers.pop();
+        }
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+            let path = self.path.join(".");
+            let container = self.containers.last().map_or("", |c| c.as_str());
+            let (name, layout) = (checkpoint_name(&path), Layout::of(&path, container));
+            let shape = param.lazy_shape().to_vec();
+            let read = || RawTensor::read_back(param.val());
+            match self
+                .error
+                .is_none()
+                .then(|| (self.visit)(&name, layout, &shape, &read))
+            {
+                Some(Ok(Some(raw))) => {
+                    let (id, device) = (param.id, param.lazy_device());
+                    let value = Tensor::from_data(TensorData::new(raw.data, shape), &device);
+                    param.transform_for_load(value, id)
+                }
+                Some(Err(e)) => {
+                    self.error = Some(e);
+                    param
+                }
+                _ => param,
+            }
         }
     }
-
-    pub fn enter(&mut self, name: &str, container_type: &str) {
-        self.path.push(name.to_string());
-        self.containers.push(container_type.to_string());
-    }
-
-    pub fn exit(&mut self) {
-        self.path.pop();
-        self.containers.pop();
-    }
-
-    /// The current parameter's checkpoint name and layout.
-    pub fn checkpoint(&self) -> (String, Layout) {
-        let path = self.path.join(".");
-        let container = self.containers.last().map_or("", |c| c.as_str());
-        (checkpoint_name(&path), Layout::of(&path, container))
-    }
+    let path = root
+        .split('.')
+        .filter(|s| !s.is_empty())
+        .map(String::from)
+        .collect();
+    let mut walk = Walk {
+        path,
+        containers: Vec::new(),
+        visit,
+        error: None,
+    };
+    let module = module.map(&mut walk);
+    walk.error.map_or(Ok(module), Err)
 }
 
 /// How a parameter's checkpoint layout differs from the model's.

@@ -2,61 +2,30 @@
 //! PyTorch layouts, walked through the model's modules with the same name table (`remap`), so that
 //! a saved model loads through the same loader. What to write is chosen by checkpoint name.
 
-use burn::module::{Module, ModuleVisitor, Param};
-use burn::tensor::{backend::Backend, Tensor};
+use burn::tensor::backend::Backend;
 
-use super::raw::RawTensor;
-use super::remap::{is_adapter, ParamPath, CLIP_HEADS};
-use super::store::TensorStore;
+use super::remap::{is_adapter, walk_params, CLIP_HEADS};
+use super::store::{TensorStore, WeightError};
 use crate::model::AcdClip;
 use crate::Error;
 
-/// Walks a module and writes each parameter that `keep` accepts; the first tensor that cannot be
-/// read back is kept as the error (so a failed read never becomes an empty tensor in a file).
-struct Writer<'a> {
-    store: TensorStore,
-    keep: &'a dyn Fn(&str) -> bool,
-    at: ParamPath,
-    failed: Option<Error>,
-}
-
-impl<B: Backend> ModuleVisitor<B> for Writer<'_> {
-    fn enter_module(&mut self, name: &str, container_type: &str) {
-        self.at.enter(name, container_type);
-    }
-
-    fn exit_module(&mut self, _name: &str, _container_type: &str) {
-        self.at.exit();
-    }
-
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
-        let (name, layout) = self.at.checkpoint();
-        if self.failed.is_some() || !(self.keep)(&name) {
-            return;
-        }
-        match RawTensor::read_back(param.val()) {
-            Ok(r) => self.store.insert(name, layout.to_checkpoint(r)),
-            Err(e) => {
-                let why = format!("reading parameter {name} back for saving: {e}");
-                self.failed = Some(Error::Backend(why));
-            }
-        }
-    }
-}
-
+/// The parameters of `model` whose checkpoint names `keep` accepts, under those names and in
+/// PyTorch layouts. A parameter that cannot be read back is an error, never an empty tensor.
 fn write<B: Backend>(
     model: &AcdClip<B>,
     keep: &dyn Fn(&str) -> bool,
 ) -> Result<TensorStore, Error> {
-    let (store, at) = (TensorStore::default(), ParamPath::default());
-    let mut writer = Writer {
-        store,
-        keep,
-        at,
-        failed: None,
-    };
-    model.visit(&mut writer);
-    writer.failed.map_or(Ok(writer.store), Err)
+    let mut store = TensorStore::default();
+    walk_params(model.clone(), "", &mut |name, layout, _, read| {
+        if keep(name) {
+            let value = read().map_err(|e| {
+                WeightError::Other(format!("reading parameter {name} back for saving: {e}"))
+            })?;
+            store.insert(name.to_string(), layout.to_checkpoint(value));
+        }
+        Ok(None)
+    })?;
+    Ok(store)
 }
 
 /// The text side: the text tower's names (open_clip keeps them at the root) and the text adapters.

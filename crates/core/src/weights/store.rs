@@ -26,8 +26,6 @@ pub enum WeightError {
     },
     #[error("not a safetensors file: {0}")]
     Safetensors(String),
-    #[error("safetensors tensor `{name}` has dtype {dtype}, which is not a float type")]
-    Dtype { name: String, dtype: String },
     #[cfg(feature = "torch")]
     #[error("PyTorch checkpoint: {0}")]
     Pickle(#[from] PickleError),
@@ -39,30 +37,39 @@ pub enum WeightError {
     Other(String),
 }
 
+/// Named f32 tensors under open_clip / official names (a map; reading, packing and the checked
+/// `take` are its own).
 #[derive(Clone, Debug, Default)]
-pub struct TensorStore {
-    tensors: BTreeMap<String, RawTensor>,
+pub struct TensorStore(BTreeMap<String, RawTensor>);
+
+impl std::ops::Deref for TensorStore {
+    type Target = BTreeMap<String, RawTensor>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
-fn f16_bits(b: &[u8]) -> f32 {
-    half::f16::from_le_bytes([b[0], b[1]]).to_f32()
-}
-fn bf16_bits(b: &[u8]) -> f32 {
-    half::bf16::from_le_bytes([b[0], b[1]]).to_f32()
+impl std::ops::DerefMut for TensorStore {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 /// Decodes a little-endian float buffer to f32; `None` for non-float dtypes.
 pub(crate) fn decode_floats(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
+    let words = |n| bytes.chunks_exact(n);
     Some(match dtype {
-        Dtype::F32 => bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        Dtype::F32 => words(4)
+            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
             .collect(),
-        Dtype::F16 => bytes.chunks_exact(2).map(f16_bits).collect(),
-        Dtype::BF16 => bytes.chunks_exact(2).map(bf16_bits).collect(),
-        Dtype::F64 => bytes
-            .chunks_exact(8)
-            .map(|b| f64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]) as f32)
+        Dtype::F64 => words(8)
+            .map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32)
+            .collect(),
+        Dtype::F16 => words(2)
+            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+            .collect(),
+        Dtype::BF16 => words(2)
+            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
             .collect(),
         _ => return None,
     })
@@ -73,24 +80,17 @@ impl TensorStore {
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self, WeightError> {
         let st =
             SafeTensors::deserialize(bytes).map_err(|e| WeightError::Safetensors(e.to_string()))?;
-        let mut store = Self::default();
-        for (name, view) in st.tensors() {
-            let Some(data) = decode_floats(view.dtype(), view.data()) else {
-                continue;
-            };
-            store.insert_checkpoint_tensor(&name, RawTensor::new(view.shape().to_vec(), data));
-        }
-        Ok(store)
+        let floats = st.tensors().into_iter().filter_map(|(name, view)| {
+            let data = decode_floats(view.dtype(), view.data())?;
+            Some((name, RawTensor::new(view.shape().to_vec(), data)))
+        });
+        Ok(Self::from_checkpoint(floats))
     }
 
     /// Reads a PyTorch `.pt/.pth/.bin` (zip) checkpoint, including TorchScript archives.
     #[cfg(feature = "torch")]
     pub fn from_torch(bytes: &[u8]) -> Result<Self, WeightError> {
-        let mut store = Self::default();
-        for (name, t) in read_torch_checkpoint(bytes)? {
-            store.insert_checkpoint_tensor(&name, t);
-        }
-        Ok(store)
+        Ok(Self::from_checkpoint(read_torch_checkpoint(bytes)?))
     }
 
     #[cfg(not(feature = "torch"))]
@@ -100,113 +100,80 @@ impl TensorStore {
 
     /// Detects the format from the first bytes.
     pub fn from_bytes(bytes: &[u8]) -> Result<Self, WeightError> {
+        let safetensors_header = bytes
+            .get(..8)
+            .map(|h| u64::from_le_bytes(h.try_into().unwrap()));
         if bytes.starts_with(b"PK\x03\x04") {
-            return Self::from_torch(bytes);
+            Self::from_torch(bytes)
+        } else if bytes.get(8) == Some(&b'{') && safetensors_header <= Some(bytes.len() as u64) {
+            Self::from_safetensors(bytes)
+        } else if bytes.len() >= 2 && bytes[0] == 0x80 {
+            Self::from_torch(bytes) // a bare pickle: the pre-1.6 torch.save format
+        } else {
+            Err(WeightError::UnknownFormat(
+                bytes.iter().take(8).copied().collect(),
+            ))
         }
-        if bytes.len() >= 9 {
-            let header = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
-            if bytes[8] == b'{' && header <= bytes.len() as u64 {
-                return Self::from_safetensors(bytes);
-            }
-        }
-        if bytes.len() >= 2 && bytes[0] == 0x80 {
-            // A bare pickle: the pre-1.6 torch.save format.
-            return Self::from_torch(bytes);
-        }
-        Err(WeightError::UnknownFormat(
-            bytes.iter().take(8).copied().collect(),
-        ))
     }
 
-    /// Inserts a tensor under its canonical name (remap table applied), packing HF q/k/v.
-    fn insert_checkpoint_tensor(&mut self, name: &str, t: RawTensor) {
-        let (canonical, transposed) = canonical_name(name);
-        let t = match transposed.then(|| t.transposed()).flatten() {
-            Some(tt) => tt,
-            None => t,
+    /// Tensors under checkpoint keys, renamed by the remap table (a Hugging Face projection
+    /// stored transposed is turned back).
+    fn from_checkpoint(tensors: impl IntoIterator<Item = (String, RawTensor)>) -> Self {
+        let rename = |(name, t): (String, RawTensor)| {
+            let (canonical, transposed) = canonical_name(&name);
+            (
+                canonical,
+                if transposed {
+                    t.transposed().unwrap_or(t)
+                } else {
+                    t
+                },
+            )
         };
-        self.tensors.insert(canonical, t);
+        Self(tensors.into_iter().map(rename).collect())
     }
 
-    /// Packs HF-style separate q/k/v projections into open_clip's `in_proj_weight` / `in_proj_bias`.
-    fn pack_qkv(&mut self) {
+    /// Finishes import (after every file is in): packs Hugging Face's separate q/k/v projections
+    /// into open_clip's `in_proj_weight` / `in_proj_bias`.
+    pub fn finish(mut self) -> Self {
         let q_keys: Vec<String> = self
-            .tensors
             .keys()
             .filter(|k| k.contains(".attn.q_proj."))
             .cloned()
             .collect();
         for q in q_keys {
-            let k = q.replace(".attn.q_proj.", ".attn.k_proj.");
-            let v = q.replace(".attn.q_proj.", ".attn.v_proj.");
-            let (Some(tq), Some(tk), Some(tv)) = (
-                self.tensors.get(&q),
-                self.tensors.get(&k),
-                self.tensors.get(&v),
-            ) else {
+            let [k, v] = [".attn.k_proj.", ".attn.v_proj."].map(|p| q.replace(".attn.q_proj.", p));
+            let (Some(tq), Some(tk), Some(tv)) = (self.get(&q), self.get(&k), self.get(&v)) else {
                 continue;
             };
             if tq.shape != tk.shape || tq.shape != tv.shape {
                 continue;
             }
-            let mut shape = tq.shape.clone();
-            shape[0] *= 3;
+            let shape = [vec![tq.shape[0] * 3], tq.shape[1..].to_vec()].concat();
             let data = [tq.data.as_slice(), &tk.data, &tv.data].concat();
             let packed = q.replace(".attn.q_proj.", ".attn.in_proj_");
-            self.tensors.insert(packed, RawTensor::new(shape, data));
+            self.insert(packed, RawTensor::new(shape, data));
             for key in [q, k, v] {
-                self.tensors.remove(&key);
+                self.remove(&key);
             }
         }
-    }
-
-    /// Finishes import (call after all inserts): packs split attention projections.
-    pub fn finish(mut self) -> Self {
-        self.pack_qkv();
         self
     }
 
     /// Adds every tensor of `other` (later files override earlier ones, e.g. adapters over CLIP).
     pub fn extend(&mut self, other: TensorStore) {
-        self.tensors.extend(other.tensors);
+        self.0.extend(other.0);
     }
 
-    pub fn insert(&mut self, name: impl Into<String>, t: RawTensor) {
-        self.tensors.insert(name.into(), t);
-    }
-
-    pub fn remove(&mut self, name: &str) -> Option<RawTensor> {
-        self.tensors.remove(name)
-    }
-
-    /// All tensors by name, in name order.
-    pub fn iter(&self) -> impl Iterator<Item = (&String, &RawTensor)> {
-        self.tensors.iter()
-    }
-
-    pub fn contains(&self, name: &str) -> bool {
-        self.tensors.contains_key(name)
-    }
+    /// The shape of the tensor `name`, if the store holds it.
     pub fn shape(&self, name: &str) -> Option<&[usize]> {
-        self.tensors.get(name).map(|t| t.shape.as_slice())
-    }
-    pub fn get(&self, name: &str) -> Option<&RawTensor> {
-        self.tensors.get(name)
-    }
-    pub fn names(&self) -> impl Iterator<Item = &String> {
-        self.tensors.keys()
-    }
-    pub fn len(&self) -> usize {
-        self.tensors.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.tensors.is_empty()
+        self.get(name).map(|t| t.shape.as_slice())
     }
 
     /// The tensor `name`, which must have exactly `expected` elements laid out as `expected`
     /// (size-1 dimensions may differ, e.g. `i_w [1, 1, D]` for `[D]`).
     pub fn take(&mut self, name: &str, expected: &[usize]) -> Result<RawTensor, WeightError> {
-        let Some(t) = self.tensors.remove(name) else {
+        let Some(t) = self.0.remove(name) else {
             let hint = self.hint_for(name);
             return Err(WeightError::Missing {
                 name: name.into(),
@@ -225,33 +192,30 @@ impl TensorStore {
         Ok(RawTensor::new(expected.to_vec(), t.data))
     }
 
+    /// Why `name` may be missing, from what the store holds instead.
     fn hint_for(&self, name: &str) -> String {
-        if let Some(prefix) = name
+        let has = |p: &dyn Fn(&str) -> bool| self.keys().any(|k| p(k));
+        let layer = name
             .strip_suffix("in_proj_weight")
-            .or_else(|| name.strip_suffix("in_proj_bias"))
-        {
+            .or(name.strip_suffix("in_proj_bias"));
+        if let Some(prefix) = layer {
             let split: Vec<&str> = ["q_proj", "k_proj", "v_proj"]
                 .into_iter()
-                .filter(|p| {
-                    self.tensors
-                        .keys()
-                        .any(|k| k.starts_with(&format!("{prefix}{p}.")))
-                })
+                .filter(|p| has(&|k| k.starts_with(&format!("{prefix}{p}."))))
                 .collect();
             if !split.is_empty() {
+                let split = split.join(", ");
                 return format!(
-                    " — the checkpoint has only {} of this layer's separate q/k/v projections",
-                    split.join(", ")
+                    " — the checkpoint has only {split} of this layer's separate q/k/v projections"
                 );
             }
         }
-        if is_adapter(name) {
-            if !self.tensors.keys().any(|k| is_adapter(k)) {
-                return " — no adapter weights were loaded (pass the adapter checkpoint, e.g. adapter_<epoch>.pth)".into();
-            }
-        } else if !self.tensors.keys().any(|k| k.starts_with("visual.")) {
-            return " — no CLIP vision weights were loaded (pass the CLIP checkpoint)".into();
+        if is_adapter(name) && !has(&is_adapter) {
+            " — no adapter weights were loaded (pass the adapter checkpoint, e.g. adapter_<epoch>.pth)".into()
+        } else if !is_adapter(name) && !has(&|k| k.starts_with("visual.")) {
+            " — no CLIP vision weights were loaded (pass the CLIP checkpoint)".into()
+        } else {
+            String::new()
         }
-        String::new()
     }
 }
