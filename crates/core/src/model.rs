@@ -124,7 +124,9 @@ impl<B: Backend> AcdClip<B> {
     /// A randomly initialised model (PyTorch's initialisers, docs/model.md §2.4) of this
     /// configuration, its values drawn now (so that a clone holds the same values).
     pub fn new(cfg: &AcdClipConfig, device: &B::Device) -> Self {
-        crate::nn::materialize(Self::skeleton(cfg, device))
+        let model = Self::skeleton(cfg, device);
+        crate::nn::materialize(&model);
+        model
     }
 
     /// The model's shape with nothing drawn yet: what the loaders fill (`weights::load`).

@@ -16,9 +16,10 @@ pub use burn::nn::Linear;
 // Every parameter is made lazily (`Initializer`): a model built to receive checkpoint weights never
 // draws its random values.
 
-/// `module` with every parameter drawn now. Burn clones a parameter that is not drawn yet as its own
-/// lazy state, so a clone of a new random model would otherwise draw other values than the model.
-pub fn materialize<B: Backend, M: Module<B>>(module: M) -> M {
+/// Draws every parameter of `module` that is not drawn yet, in place. Burn clones an undrawn
+/// parameter as its own lazy state, so a clone of a new random model (or a walk over one, which
+/// works on a clone) would otherwise draw other values than the model holds.
+pub fn materialize<B: Backend, M: Module<B>>(module: &M) {
     struct Draw;
     impl<B: Backend> ModuleVisitor<B> for Draw {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
@@ -26,7 +27,6 @@ pub fn materialize<B: Backend, M: Module<B>>(module: M) -> M {
         }
     }
     module.visit(&mut Draw);
-    module
 }
 
 /// A parameter drawn from U(±bound).

@@ -16,6 +16,9 @@ fn write<B: Backend>(
     keep: &dyn Fn(&str) -> bool,
 ) -> Result<TensorStore, Error> {
     let mut store = TensorStore::default();
+    // The walk reads a clone: a parameter not drawn yet is drawn in the model first, so that the
+    // values written are the model's own.
+    crate::nn::materialize(model);
     walk_params(model.clone(), "", &mut |name, layout, _, read| {
         if keep(name) {
             let value = read().map_err(|e| {
@@ -63,4 +66,32 @@ pub fn checkpoint_store<B: Backend>(
     with_backbone: bool,
 ) -> Result<TensorStore, Error> {
     write(model, &|name| with_backbone || is_adapter(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::presets;
+    use crate::weights::load::load_acd_clip;
+    use crate::weights::raw::RawTensor;
+
+    type B = burn::backend::NdArray<f32>;
+
+    /// A model loaded without its CLIP heads holds them undrawn. Saving it writes the values the
+    /// model itself then reads, the same on every save (the walk works on a clone, which would
+    /// otherwise draw its own).
+    #[test]
+    fn saving_writes_the_models_own_values_of_undrawn_parameters() {
+        let (cfg, device) = (presets::tiny(64), Default::default());
+        let mut store = checkpoint_store(&AcdClip::<B>::new(&cfg, &device), true).unwrap();
+        for head in CLIP_HEADS {
+            store.remove(*head);
+        }
+        let model = load_acd_clip::<B>(&mut store, &cfg, true, &device).unwrap();
+        let saved = |m: &AcdClip<B>| checkpoint_store(m, true).unwrap()["visual.proj"].clone();
+        let (first, second) = (saved(&model), saved(&model));
+        let own = RawTensor::read_back(model.vision.proj.val()).unwrap();
+        assert_eq!(first, second, "two saves of one model differ");
+        assert_eq!(first, own, "the saved values are not the model's");
+    }
 }
