@@ -9,7 +9,7 @@ use std::time::Instant;
 use acd_core::anomaly_map::MapOperators;
 use acd_core::config::{presets, AcdClipConfig, Activation, AdapterConfig, Domain};
 use acd_core::model::{AcdClip, PredictOptions};
-use acd_core::nn::l2_normalize;
+use acd_core::precision::l2_normalize;
 use acd_core::trace::Trace;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Tensor};

@@ -200,7 +200,7 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<(AcdClipConfig, TensorStore)> {
         bail!("give --clip WEIGHTS --adapters CHECKPOINT, --checkpoint FILE, --clip WEIGHTS --training-free, or --fixture DIR");
     };
     let mut store = read_store(clip)?;
-    let adapter_store = read_store(adapters)?;
+    let mut adapter_store = read_store(adapters)?;
     if !adapter_store
         .keys()
         .any(|n| n.starts_with("image_adapter."))
@@ -210,7 +210,7 @@ pub fn load(args: &ModelArgs) -> anyhow::Result<(AcdClipConfig, TensorStore)> {
             adapters.display()
         );
     }
-    store.extend(adapter_store);
+    store.append(&mut adapter_store);
     let store = store.finish();
     let adapter = infer_adapter_config(&store)?;
     let cfg = AcdClipConfig {
@@ -265,7 +265,7 @@ fn load_checkpoint_file(
                 path.display()
             );
         };
-        store.extend(read_store(clip)?);
+        store.append(&mut *read_store(clip)?);
     }
     Ok((meta.config, store.finish()))
 }

@@ -14,8 +14,8 @@ use crate::clip::text::{gather_rows, TextTower};
 use crate::clip::vision::VisionTower;
 use crate::config::AcdClipConfig;
 use crate::fusion_gateway::{self as dfg, Gate};
-use crate::nn::{l2_normalize, norm, LayerNorm};
-use crate::precision::in_f32;
+use crate::nn::LayerNorm;
+use crate::precision::{in_f32, l2_normalize, norm};
 use crate::trace::Trace;
 
 /// Image side (official `image_adapter`).

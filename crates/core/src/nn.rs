@@ -1,11 +1,10 @@
-//! Building blocks: Burn's own `Linear` and `LayerNorm` (`burn::nn`), made with PyTorch's
-//! initialisation and epsilon, and the small functions the model shares.
+//! Building blocks: Burn's own `Linear` and `LayerNorm` (`burn::nn`) and every parameter made with
+//! PyTorch's initialisation and epsilon. Their f16-safe use (LayerNorm statistics, vector norms in
+//! f32) is in `precision.rs`.
 
 use burn::module::{Initializer, Module, ModuleVisitor, Param};
-use burn::nn::LayerNormConfig;
-use burn::tensor::{backend::Backend, DType, Tensor};
-
-use crate::precision::{in_dtype, in_f32};
+use burn::nn::{LayerNormConfig, LinearConfig};
+use burn::tensor::{backend::Backend, Tensor};
 
 /// LayerNorm over the last dimension through the backend's fused kernel (`gamma` = PyTorch's
 /// `weight`, `beta` = its `bias`).
@@ -29,19 +28,6 @@ pub fn materialize<B: Backend, M: Module<B>>(module: &M) {
     module.visit(&mut Draw);
 }
 
-/// A parameter drawn from U(±bound).
-pub fn uniform<B: Backend, const D: usize>(
-    shape: [usize; D],
-    bound: f64,
-    device: &B::Device,
-) -> Param<Tensor<B, D>> {
-    Initializer::Uniform {
-        min: -bound,
-        max: bound,
-    }
-    .init(shape, device)
-}
-
 /// A parameter drawn from N(0, std²).
 pub fn normal<B: Backend, const D: usize>(
     shape: [usize; D],
@@ -60,13 +46,10 @@ pub fn constant<B: Backend, const D: usize>(
     Initializer::Constant { value }.init(shape, device)
 }
 
-/// PyTorch `nn.Linear(d_in, d_out)`: weight and bias drawn from U(±1/√d_in).
+/// PyTorch `nn.Linear(d_in, d_out)`: Burn's default initialiser is PyTorch's, U(±1/√d_in) for
+/// the weight and the bias.
 pub fn linear<B: Backend>(d_in: usize, d_out: usize, bias: bool, device: &B::Device) -> Linear<B> {
-    let bound = 1.0 / (d_in as f64).sqrt();
-    Linear {
-        weight: uniform([d_in, d_out], bound, device),
-        bias: bias.then(|| uniform([d_out], bound, device)),
-    }
+    LinearConfig::new(d_in, d_out).with_bias(bias).init(device)
 }
 
 /// `nn.LayerNorm`'s epsilon.
@@ -79,46 +62,19 @@ pub fn layer_norm<B: Backend>(d: usize, device: &B::Device) -> LayerNorm<B> {
         .init(device)
 }
 
-/// `ln` applied to `x`: the backend's fused kernel in f32; in an f16 model the mean and variance
-/// are taken in f32 (as PyTorch's f16 LayerNorm does; with the model's one epsilon,
-/// `LAYER_NORM_EPS`), since a squared deviation overflows f16 once it passes 256, and only the
-/// normalised values return to f16 for the scale and shift.
-pub fn norm<B: Backend, const D: usize>(ln: &LayerNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
-    let dtype = x.dtype();
-    if dtype == DType::F32 {
-        return ln.forward(x);
-    }
-    let x = in_f32(x);
-    let centered = x.clone() - x.mean_dim(D - 1);
-    let variance = centered.clone().square().mean_dim(D - 1);
-    let normalized = in_dtype(centered / (variance + LAYER_NORM_EPS).sqrt(), dtype);
-    let scaled = normalized * ln.gamma.val().unsqueeze();
-    match &ln.beta {
-        Some(beta) => scaled + beta.val().unsqueeze(),
-        None => scaled,
-    }
-}
-
-/// Euclidean norm over the last dimension, kept as a size-1 dimension, in `x`'s precision. The
-/// squares are summed in f32: in an f16 model they would overflow once the norm passes 256.
-pub fn norm_last<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    let dtype = x.dtype();
-    in_dtype(in_f32(x).square().sum_dim(D - 1).sqrt(), dtype)
-}
-
-/// `x / ‖x‖` over the last dimension (`F.normalize` with its 1e-12 floor).
-pub fn l2_normalize<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
-    let n = norm_last(x.clone()).clamp_min(1e-12);
-    x / n
-}
-
-/// PyTorch `kaiming_uniform_` with a = 0 on a tensor whose fan-in is `fan_in`: U(±√(6/fan_in)).
+/// PyTorch `kaiming_uniform_` with a = 0 (gain √2) on a tensor whose fan-in is `fan_in`:
+/// U(±√(6/fan_in)).
 pub fn kaiming_uniform<B: Backend, const D: usize>(
     shape: [usize; D],
     fan_in: usize,
     device: &B::Device,
 ) -> Param<Tensor<B, D>> {
-    uniform(shape, (6.0 / fan_in as f64).sqrt(), device)
+    let gain = std::f64::consts::SQRT_2;
+    let init = Initializer::KaimingUniform {
+        gain,
+        fan_out_only: false,
+    };
+    init.init_with(shape, Some(fan_in), None, device)
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use burn::tensor::{
     backend::Backend, set_default_dtypes, DType, Element, FloatDType, IntDType, Tensor,
 };
 
+use crate::nn::{LayerNorm, LAYER_NORM_EPS};
 use crate::Error;
 
 /// Makes f16 the precision of every float tensor made on `device` from now on: the weights as they
@@ -39,4 +40,37 @@ pub fn in_dtype<B: Backend, const D: usize>(t: Tensor<B, D>, dtype: DType) -> Te
         return t;
     }
     t.cast(FloatDType::from(dtype))
+}
+
+/// `ln` applied to `x`: the backend's fused kernel in f32; in an f16 model the mean and variance
+/// are taken in f32 (as PyTorch's f16 LayerNorm does; with the model's one epsilon,
+/// `LAYER_NORM_EPS`), since a squared deviation overflows f16 once it passes 256, and only the
+/// normalised values return to f16 for the scale and shift.
+pub fn norm<B: Backend, const D: usize>(ln: &LayerNorm<B>, x: Tensor<B, D>) -> Tensor<B, D> {
+    let dtype = x.dtype();
+    if dtype == DType::F32 {
+        return ln.forward(x);
+    }
+    let x = in_f32(x);
+    let centered = x.clone() - x.mean_dim(D - 1);
+    let variance = centered.clone().square().mean_dim(D - 1);
+    let normalized = in_dtype(centered / (variance + LAYER_NORM_EPS).sqrt(), dtype);
+    let scaled = normalized * ln.gamma.val().unsqueeze();
+    match &ln.beta {
+        Some(beta) => scaled + beta.val().unsqueeze(),
+        None => scaled,
+    }
+}
+
+/// Euclidean norm over the last dimension, kept as a size-1 dimension, in `x`'s precision. The
+/// squares are summed in f32: in an f16 model they would overflow once the norm passes 256.
+pub fn norm_last<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    let dtype = x.dtype();
+    in_dtype(in_f32(x).square().sum_dim(D - 1).sqrt(), dtype)
+}
+
+/// `x / ‖x‖` over the last dimension (`F.normalize` with its 1e-12 floor).
+pub fn l2_normalize<B: Backend, const D: usize>(x: Tensor<B, D>) -> Tensor<B, D> {
+    let n = norm_last(x.clone()).clamp_min(1e-12);
+    x / n
 }

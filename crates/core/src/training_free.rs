@@ -16,8 +16,7 @@ use crate::anomaly_map::{fuse_score, MapOperators};
 use crate::clip::text::TextTower;
 use crate::clip::vision::VisionTower;
 use crate::model::TokenBatch;
-use crate::nn::{l2_normalize, norm};
-use crate::precision::in_f32;
+use crate::precision::{in_f32, l2_normalize, norm};
 
 /// CLIP's logit scale (`exp(log(1/0.07))` initially, 100 after OpenAI's training).
 pub const CLIP_LOGIT_SCALE: f64 = 100.0;

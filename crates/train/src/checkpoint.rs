@@ -59,7 +59,7 @@ pub fn load_checkpoint<B: Backend>(
                 path.display()
             ))
         })?;
-        store.extend(clip.clone());
+        store.append(&mut clip.clone());
     }
     let model = build(&mut store.finish(), &meta.config, device)
         .map_err(|e| TrainError::Model(format!("{}: {e}", path.display())))?;

@@ -4,7 +4,7 @@
 
 use burn::tensor::{backend::Backend, Tensor};
 
-use crate::nn::norm_last;
+use crate::precision::norm_last;
 
 /// Rescales `adapted` per token to the norm of `tokens` (no epsilon, as the official code).
 pub fn norm_match<B: Backend>(tokens: &Tensor<B, 3>, adapted: Tensor<B, 3>) -> Tensor<B, 3> {

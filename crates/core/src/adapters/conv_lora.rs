@@ -4,13 +4,13 @@
 //! parameters; `FoldedConvLora` is the exact inference form with the fusion conv and both scales
 //! folded into the up-projections (`F_k = s_l · B_k · W_fuse[:, k]ᵀ`).
 
-use burn::module::{Module, Param};
+use burn::module::{Initializer, Module, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::module::{conv2d, linear};
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::Tensor;
 
-use crate::nn::{constant, kaiming_uniform, normal, uniform};
+use crate::nn::{constant, kaiming_uniform, normal};
 
 use crate::trace::Trace;
 
@@ -101,7 +101,12 @@ impl<B: Backend> ConvLoraAdapter<B> {
     pub fn new(width: usize, cfg: &crate::config::AdapterConfig, device: &B::Device) -> Self {
         let scales = (cfg.lora_scale() as f32, cfg.conv_lora_scale() as f32);
         let n = cfg.kernels.len();
+        // PyTorch's `nn.Conv2d` default: U(±1/√fan_in).
         let bound = 1.0 / ((n * width) as f64).sqrt();
+        let fusion = Initializer::Uniform {
+            min: -bound,
+            max: bound,
+        };
         Self {
             conv_lora_blocks: cfg
                 .kernels
@@ -110,7 +115,7 @@ impl<B: Backend> ConvLoraAdapter<B> {
                     ConvLoraBlock::new(width, cfg.lora_rank, cfg.conv_lora_rank, k, scales, device)
                 })
                 .collect(),
-            fusion: uniform([n * width, width], bound, device),
+            fusion: fusion.init([n * width, width], device),
         }
     }
 

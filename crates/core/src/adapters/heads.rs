@@ -5,7 +5,8 @@ use burn::module::Module;
 use burn::tensor::activation::leaky_relu;
 use burn::tensor::{backend::Backend, Tensor};
 
-use crate::nn::{l2_normalize, norm, LayerNorm, Linear};
+use crate::nn::{LayerNorm, Linear};
+use crate::precision::{l2_normalize, norm};
 
 /// `Linear(D, hidden) → LeakyReLU(0.01) → Linear(hidden, D_text)`; official keys `fc.0`, `fc.2`.
 #[derive(Module, Debug)]

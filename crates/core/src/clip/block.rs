@@ -9,7 +9,8 @@ use burn::tensor::ops::AttentionModuleOptions;
 use burn::tensor::Tensor;
 
 use crate::config::Activation;
-use crate::nn::{norm, LayerNorm, Linear};
+use crate::nn::{LayerNorm, Linear};
+use crate::precision::norm;
 
 /// `nn.MultiheadAttention` with open_clip's packed `in_proj` (q, k, v stacked along the output).
 #[derive(Module, Debug)]

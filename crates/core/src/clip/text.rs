@@ -7,7 +7,8 @@ use burn::tensor::{Int, Tensor};
 
 use super::block::ResidualAttentionBlock;
 use crate::config::ClipConfig;
-use crate::nn::{norm, normal, LayerNorm};
+use crate::nn::{normal, LayerNorm};
+use crate::precision::norm;
 
 #[derive(Module, Debug)]
 pub struct TextTower<B: Backend> {

@@ -9,7 +9,8 @@ use burn::tensor::Tensor;
 
 use super::block::ResidualAttentionBlock;
 use crate::config::ClipConfig;
-use crate::nn::{norm, normal, LayerNorm};
+use crate::nn::{normal, LayerNorm};
+use crate::precision::norm;
 
 #[derive(Module, Debug)]
 pub struct VisionTower<B: Backend> {

@@ -5,8 +5,7 @@ use burn::tensor::{backend::Backend, DType, Tensor, TensorData};
 
 use super::memory::ReferenceMemory;
 use super::FAR_FRACTION_LIMIT;
-use crate::nn::l2_normalize;
-use crate::precision::in_f32;
+use crate::precision::{in_f32, l2_normalize};
 
 /// Columns of the similarity matrix computed at once (bounds its memory: patches × this × 4 B).
 const MEMORY_CHUNK: usize = 8192;

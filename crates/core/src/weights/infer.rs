@@ -29,7 +29,8 @@ fn count_blocks(store: &TensorStore, prefix: &str) -> usize {
 }
 
 fn need<'a>(store: &'a TensorStore, name: &str) -> Result<&'a [usize], WeightError> {
-    store.shape(name).ok_or_else(|| WeightError::Missing {
+    let shape = store.get(name).map(|t| t.shape.as_slice());
+    shape.ok_or_else(|| WeightError::Missing {
         name: name.into(),
         expected: vec![],
         hint: " — cannot infer the model shape without it".into(),
@@ -53,11 +54,8 @@ pub fn infer_clip_config(
     let context = need(store, "positional_embedding")?[0];
     let tlayers = count_blocks(store, "transformer.resblocks");
     let tmlp = need(store, "transformer.resblocks.0.mlp.c_fc.weight")?[0];
-    let embed_dim = store
-        .shape("visual.proj")
-        .map(|s| s[1])
-        .or(store.shape("text_projection").map(|s| s[1]))
-        .unwrap_or(twidth);
+    let projection = store.get("visual.proj").or(store.get("text_projection"));
+    let embed_dim = projection.map_or(twidth, |t| t.shape[1]);
     // The checkpoint's own grid must be square (else the positional embedding cannot be resized).
     grid_of(need(store, "visual.positional_embedding")?)
         .map_err(|e| WeightError::Other(e.to_string()))?;

@@ -6,6 +6,7 @@
 use burn::module::Module;
 use burn::tensor::backend::Backend;
 
+use super::raw::RawTensor;
 use super::remap::{walk_params, CLIP_HEADS};
 use super::store::{TensorStore, WeightError};
 use crate::adapters::conv_lora::FoldedConvLora;
@@ -38,12 +39,11 @@ fn resize_positional_embedding_in(
     cfg: &ClipConfig,
 ) -> Result<(), WeightError> {
     let (name, v) = ("visual.positional_embedding", &cfg.vision);
-    if let Some(raw) = store.get(name) {
-        if raw.shape.len() == 2 && raw.shape[1] == v.width && raw.shape[0] != v.num_patches() + 1 {
-            let resized = resize_positional_embedding(raw, v.grid())
-                .map_err(|e| WeightError::Other(e.to_string()))?;
-            store.insert(name.into(), resized);
-        }
+    let other_grid = |raw: &&RawTensor| matches!(raw.shape[..], [n, width] if width == v.width && n != v.num_patches() + 1);
+    if let Some(raw) = store.get(name).filter(other_grid) {
+        let resized = resize_positional_embedding(raw, v.grid())
+            .map_err(|e| WeightError::Other(e.to_string()))?;
+        store.insert(name.into(), resized);
     }
     Ok(())
 }

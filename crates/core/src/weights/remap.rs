@@ -90,11 +90,8 @@ fn compile(table: &'static [(&'static str, &'static str)]) -> Compiled {
 }
 
 fn rename(table: &[(Regex, &'static str)], name: &str) -> String {
-    table
-        .iter()
-        .fold(name.to_string(), |name, (re, replacement)| {
-            re.replace(&name, *replacement).into_owned()
-        })
+    let step = |name: String, (re, to): &(Regex, &str)| re.replace(&name, *to).into_owned();
+    table.iter().fold(name.to_string(), step)
 }
 
 /// The open_clip name of a checkpoint key, and whether its value is stored transposed.
@@ -132,52 +129,44 @@ pub fn walk_params<B: Backend, M: Module<B>>(
     visit: &mut ParamVisit,
 ) -> Result<M, WeightError> {
     struct Walk<'v, 'a> {
-        path: Vec<String>,
-        containers: Vec<String>,
+        /// (field name, the Burn type holding it) from the model down to the parameter.
+        path: Vec<(String, String)>,
         visit: &'v mut ParamVisit<'a>,
         error: Option<WeightError>,
     }
     impl<B: Backend> ModuleMapper<B> for Walk<'_, '_> {
         fn enter_module(&mut self, name: &str, container_type: &str) {
-            self.path.push(name.to_string());
-            self.containers.push(container_type.to_string());
+            self.path.push((name.into(), container_type.into()));
         }
         fn exit_module(&mut self, _name: &str, _container_type: &str) {
             self.path.pop();
-            self.containers.pop();
         }
         fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
-            let path = self.path.join(".");
-            let container = self.containers.last().map_or("", |c| c.as_str());
-            let (name, layout) = (checkpoint_name(&path), Layout::of(&path, container));
+            if self.error.is_some() {
+                return param;
+            }
+            let names: Vec<&str> = self.path.iter().map(|(name, _)| name.as_str()).collect();
+            let path = names.join(".");
+            let layout = Layout::of(&path, self.path.last().map_or("", |(_, c)| c.as_str()));
             let shape = param.lazy_shape().to_vec();
             let read = || RawTensor::read_back(param.val());
-            match self
-                .error
-                .is_none()
-                .then(|| (self.visit)(&name, layout, &shape, &read))
-            {
-                Some(Ok(Some(raw))) => {
+            match (self.visit)(&checkpoint_name(&path), layout, &shape, &read) {
+                Ok(Some(raw)) => {
                     let (id, device) = (param.id, param.lazy_device());
                     let value = Tensor::from_data(TensorData::new(raw.data, shape), &device);
                     param.transform_for_load(value, id)
                 }
-                Some(Err(e)) => {
+                Ok(None) => param,
+                Err(e) => {
                     self.error = Some(e);
                     param
                 }
-                _ => param,
             }
         }
     }
-    let path = root
-        .split('.')
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-        .collect();
+    let root = root.split('.').filter(|s| !s.is_empty());
     let mut walk = Walk {
-        path,
-        containers: Vec::new(),
+        path: root.map(|name| (name.into(), String::new())).collect(),
         visit,
         error: None,
     };
@@ -219,23 +208,20 @@ impl Layout {
 
     /// A checkpoint tensor (of `checkpoint_shape`) in the model's layout.
     pub fn to_module(self, t: RawTensor) -> RawTensor {
-        let matrix = |t: RawTensor| RawTensor::new(t.shape[..2].to_vec(), t.data);
-        match self {
-            Layout::Same => t,
-            Layout::Transposed | Layout::Conv1x1 => matrix(t).transposed().expect("a matrix"),
+        if self == Layout::Same {
+            return t;
         }
+        let matrix = RawTensor::new(t.shape[..2].to_vec(), t.data);
+        matrix.transposed().expect("a matrix")
     }
 
     /// A model tensor in the checkpoint's layout.
     pub fn to_checkpoint(self, t: RawTensor) -> RawTensor {
-        match self {
-            Layout::Same => t,
-            Layout::Transposed => t.transposed().expect("a matrix"),
-            Layout::Conv1x1 => {
-                let t = t.transposed().expect("a matrix");
-                RawTensor::new([t.shape.clone(), vec![1, 1]].concat(), t.data)
-            }
+        if self == Layout::Same {
+            return t;
         }
+        let shape = self.checkpoint_shape(&t.shape);
+        RawTensor::new(shape, t.transposed().expect("a matrix").data)
     }
 }
 

@@ -29,8 +29,8 @@ pub enum WeightError {
     #[cfg(feature = "torch")]
     #[error("PyTorch checkpoint: {0}")]
     Pickle(#[from] PickleError),
-    #[error("this is a PyTorch checkpoint, and this build reads safetensors only (acd-core's `torch` feature is off; convert it with `acd` natively)")]
-    TorchNotBuilt,
+    #[error("this is a PyTorch checkpoint ({0} bytes), and this build reads safetensors only (acd-core's `torch` feature is off; convert it with `acd` natively)")]
+    TorchNotBuilt(usize),
     #[error("unrecognised weight file: neither safetensors nor a PyTorch zip archive (first bytes {0:02x?})")]
     UnknownFormat(Vec<u8>),
     #[error("{0}")]
@@ -57,20 +57,12 @@ impl std::ops::DerefMut for TensorStore {
 
 /// Decodes a little-endian float buffer to f32; `None` for non-float dtypes.
 pub(crate) fn decode_floats(dtype: Dtype, bytes: &[u8]) -> Option<Vec<f32>> {
-    let words = |n| bytes.chunks_exact(n);
+    let words = |n, word: fn(&[u8]) -> f32| bytes.chunks_exact(n).map(word).collect();
     Some(match dtype {
-        Dtype::F32 => words(4)
-            .map(|b| f32::from_le_bytes(b.try_into().unwrap()))
-            .collect(),
-        Dtype::F64 => words(8)
-            .map(|b| f64::from_le_bytes(b.try_into().unwrap()) as f32)
-            .collect(),
-        Dtype::F16 => words(2)
-            .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
-        Dtype::BF16 => words(2)
-            .map(|b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32())
-            .collect(),
+        Dtype::F32 => words(4, |b| f32::from_le_bytes(b.try_into().unwrap())),
+        Dtype::F64 => words(8, |b| f64::from_le_bytes(b.try_into().unwrap()) as f32),
+        Dtype::F16 => words(2, |b| half::f16::from_le_bytes([b[0], b[1]]).to_f32()),
+        Dtype::BF16 => words(2, |b| half::bf16::from_le_bytes([b[0], b[1]]).to_f32()),
         _ => return None,
     })
 }
@@ -87,15 +79,13 @@ impl TensorStore {
         Ok(Self::from_checkpoint(floats))
     }
 
-    /// Reads a PyTorch `.pt/.pth/.bin` (zip) checkpoint, including TorchScript archives.
-    #[cfg(feature = "torch")]
+    /// Reads a PyTorch `.pt/.pth/.bin` (zip) checkpoint, including TorchScript archives, or a
+    /// bare pre-1.6 pickle; in a build without the `torch` feature, says so.
     pub fn from_torch(bytes: &[u8]) -> Result<Self, WeightError> {
-        Ok(Self::from_checkpoint(read_torch_checkpoint(bytes)?))
-    }
-
-    #[cfg(not(feature = "torch"))]
-    pub fn from_torch(_bytes: &[u8]) -> Result<Self, WeightError> {
-        Err(WeightError::TorchNotBuilt)
+        #[cfg(feature = "torch")]
+        return Ok(Self::from_checkpoint(read_torch_checkpoint(bytes)?));
+        #[cfg(not(feature = "torch"))]
+        Err(WeightError::TorchNotBuilt(bytes.len()))
     }
 
     /// Detects the format from the first bytes.
@@ -119,16 +109,9 @@ impl TensorStore {
     /// Tensors under checkpoint keys, renamed by the remap table (a Hugging Face projection
     /// stored transposed is turned back).
     fn from_checkpoint(tensors: impl IntoIterator<Item = (String, RawTensor)>) -> Self {
-        let rename = |(name, t): (String, RawTensor)| {
-            let (canonical, transposed) = canonical_name(&name);
-            (
-                canonical,
-                if transposed {
-                    t.transposed().unwrap_or(t)
-                } else {
-                    t
-                },
-            )
+        let rename = |(name, t): (String, RawTensor)| match canonical_name(&name) {
+            (canonical, true) => (canonical, t.transposed().unwrap_or(t)),
+            (canonical, false) => (canonical, t),
         };
         Self(tensors.into_iter().map(rename).collect())
     }
@@ -136,38 +119,25 @@ impl TensorStore {
     /// Finishes import (after every file is in): packs Hugging Face's separate q/k/v projections
     /// into open_clip's `in_proj_weight` / `in_proj_bias`.
     pub fn finish(mut self) -> Self {
-        let q_keys: Vec<String> = self
+        let split =
+            |q: &String| [".q_proj.", ".k_proj.", ".v_proj."].map(|p| q.replace(".q_proj.", p));
+        let layers: Vec<[String; 3]> = self
             .keys()
             .filter(|k| k.contains(".attn.q_proj."))
-            .cloned()
+            .map(split)
             .collect();
-        for q in q_keys {
-            let [k, v] = [".attn.k_proj.", ".attn.v_proj."].map(|p| q.replace(".attn.q_proj.", p));
-            let (Some(tq), Some(tk), Some(tv)) = (self.get(&q), self.get(&k), self.get(&v)) else {
+        for keys in layers {
+            let [Some(q), Some(k), Some(v)] = keys.each_ref().map(|key| self.get(key)) else {
                 continue;
             };
-            if tq.shape != tk.shape || tq.shape != tv.shape {
-                continue;
-            }
-            let shape = [vec![tq.shape[0] * 3], tq.shape[1..].to_vec()].concat();
-            let data = [tq.data.as_slice(), &tk.data, &tv.data].concat();
-            let packed = q.replace(".attn.q_proj.", ".attn.in_proj_");
-            self.insert(packed, RawTensor::new(shape, data));
-            for key in [q, k, v] {
-                self.remove(&key);
+            if q.shape == k.shape && q.shape == v.shape {
+                let shape = [vec![q.shape[0] * 3], q.shape[1..].to_vec()].concat();
+                let packed = RawTensor::new(shape, [q.data.as_slice(), &k.data, &v.data].concat());
+                self.insert(keys[0].replace(".q_proj.", ".in_proj_"), packed);
+                keys.iter().for_each(|key| drop(self.remove(key)));
             }
         }
         self
-    }
-
-    /// Adds every tensor of `other` (later files override earlier ones, e.g. adapters over CLIP).
-    pub fn extend(&mut self, other: TensorStore) {
-        self.0.extend(other.0);
-    }
-
-    /// The shape of the tensor `name`, if the store holds it.
-    pub fn shape(&self, name: &str) -> Option<&[usize]> {
-        self.get(name).map(|t| t.shape.as_slice())
     }
 
     /// The tensor `name`, which must have exactly `expected` elements laid out as `expected`
@@ -198,19 +168,15 @@ impl TensorStore {
         let layer = name
             .strip_suffix("in_proj_weight")
             .or(name.strip_suffix("in_proj_bias"));
-        if let Some(prefix) = layer {
-            let split: Vec<&str> = ["q_proj", "k_proj", "v_proj"]
-                .into_iter()
-                .filter(|p| has(&|k| k.starts_with(&format!("{prefix}{p}."))))
-                .collect();
-            if !split.is_empty() {
-                let split = split.join(", ");
-                return format!(
-                    " — the checkpoint has only {split} of this layer's separate q/k/v projections"
-                );
-            }
-        }
-        if is_adapter(name) && !has(&is_adapter) {
+        let held = |p: &&str| layer.is_some_and(|l| has(&|k| k.starts_with(&format!("{l}{p}."))));
+        let split: Vec<&str> = ["q_proj", "k_proj", "v_proj"]
+            .into_iter()
+            .filter(held)
+            .collect();
+        if !split.is_empty() {
+            let split = split.join(", ");
+            format!(" — the checkpoint has only {split} of this layer's separate q/k/v projections")
+        } else if is_adapter(name) && !has(&is_adapter) {
             " — no adapter weights were loaded (pass the adapter checkpoint, e.g. adapter_<epoch>.pth)".into()
         } else if !is_adapter(name) && !has(&|k| k.starts_with("visual.")) {
             " — no CLIP vision weights were loaded (pass the CLIP checkpoint)".into()
