@@ -403,3 +403,61 @@ fn layer_norm_matches_f64_with_a_large_mean() {
     check::<Flex>(&Default::default());
     check::<NdArray>(&Default::default());
 }
+
+/// Every view the patched layouts make (a reshape that splits or merges dimensions of a strided
+/// view, size-1 dimensions given compact strides by narrow and slice) read back, and run through
+/// element-wise ops and reductions, against burn-ndarray, which copies where it must: equal but
+/// for the rounding of the two backends' sums.
+#[test]
+fn strided_views_match_ndarray() {
+    fn views<B: Backend>(device: &B::Device) -> Vec<Vec<f32>> {
+        let x = Tensor::<B, 3>::from_data(TensorData::new(values(120, 41), [2, 5, 12]), device);
+        let read = |t: Tensor<B, 2>| t.into_data().to_vec::<f32>().unwrap();
+        let square_plus = |t: Tensor<B, 2>| read(t.clone() * t + 1.0);
+        let flat = |t: Tensor<B, 4>| t.reshape([-1, 1]).reshape([1, -1]);
+        let tokens = x.clone().narrow(0, 1, 1).narrow(1, 1, 4); // [1, 4, 12] at an offset
+        let mut out = vec![
+            // the head split of a packed projection: a view
+            read(flat(x.clone().narrow(2, 4, 4).reshape([2, 5, 2, 2]))),
+            read(x.clone().narrow(2, 4, 4).reshape([10, 4])),
+            // rows that do not merge (stride 60 ≠ 3 · 12): a copy
+            read(x.clone().narrow(1, 1, 3).reshape([6, 12])),
+            read(x.clone().swap_dims(1, 2).reshape([2, 60])),
+            read(flat(x.clone().swap_dims(1, 2).reshape([2, 3, 4, 5]))),
+            read(flat(x.clone().narrow(2, 0, 6).reshape([2, 5, 6, 1])).reshape([2, 30])),
+            read(flat(
+                x.clone()
+                    .narrow(2, 4, 4)
+                    .reshape([2, 1, 5, 4])
+                    .swap_dims(0, 2),
+            )),
+            read(
+                x.clone()
+                    .reshape([1, 2, 5, 12])
+                    .narrow(2, 1, 3)
+                    .reshape([2, 3, 3, 4])
+                    .swap_dims(1, 3)
+                    .reshape([2, 36]),
+            ),
+            square_plus(tokens.clone().reshape([4, 12])),
+            read(tokens.clone().sum_dim(2).reshape([1, 4])),
+            read((tokens.clone() * tokens.clone().abs().sum_dim(2).sqrt()).reshape([4, 12])),
+            square_plus(x.clone().narrow(1, 1, 4).reshape([8, 12])),
+            read(x.clone().slice([0..2, 2..3, 1..12]).reshape([2, 11])),
+        ];
+        let qkv = x.narrow(2, 8, 4).reshape([2, 5, 2, 2]).swap_dims(1, 2);
+        out.push(read(flat(qkv.clone() * qkv.clone() - qkv)));
+        out
+    }
+    let got = views::<Flex>(&Default::default());
+    let want = views::<NdArray>(&Default::default());
+    assert_eq!(got.len(), want.len());
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(g.len(), w.len(), "view {i}");
+        let close = g
+            .iter()
+            .zip(w)
+            .all(|(a, b)| (a - b).abs() <= 1e-5 * (1.0 + b.abs()));
+        assert!(close, "view {i}: {g:?} against {w:?}");
+    }
+}

@@ -14,6 +14,49 @@ pub struct Layout {
     start_offset: usize,
 }
 
+/// acd-clip patch: the strides of `new` as a view of a layout with `shape` and `strides`, if
+/// one exists. The non-unit dimensions of both sides are cut into the smallest runs of equal
+/// element count; each old run must step through memory as one dimension (each stride the next
+/// one times its size), and the new run then takes row-major strides from the run's innermost.
+/// Dimensions of size 1 are never stepped over and take compact strides.
+fn view_strides(shape: &Shape, strides: &[isize], new: &Shape) -> Option<Vec<isize>> {
+    let old: Vec<(usize, isize)> = (0..shape.num_dims())
+        .filter(|&i| shape[i] != 1)
+        .map(|i| (shape[i], strides[i]))
+        .collect();
+    let new_dims = new.to_vec();
+    let mut new_strides = vec![1isize; new_dims.len()];
+    let (mut o, mut n) = (0, 0);
+    while o < old.len() {
+        let (mut o_end, mut n_end) = (o + 1, n);
+        let (mut old_size, mut new_size) = (old[o].0, 1usize);
+        while new_size != old_size {
+            if new_size < old_size {
+                new_size *= *new_dims.get(n_end)?;
+                n_end += 1;
+            } else {
+                old_size *= old.get(o_end)?.0;
+                o_end += 1;
+            }
+        }
+        // Size-1 new dimensions right after the run belong to it (compact strides below).
+        while new_dims.get(n_end) == Some(&1) && o_end == old.len() {
+            n_end += 1;
+        }
+        let mergeable = (o..o_end - 1).all(|i| old[i].1 == old[i + 1].1 * old[i + 1].0 as isize);
+        if !mergeable || n_end == n {
+            return None;
+        }
+        new_strides[n_end - 1] = old[o_end - 1].1;
+        for j in (n..n_end - 1).rev() {
+            new_strides[j] = new_strides[j + 1] * new_dims[j + 1] as isize;
+        }
+        (o, n) = (o_end, n_end);
+    }
+    // Whatever new dimensions are left have size 1.
+    new_dims[n..].iter().all(|&d| d == 1).then_some(new_strides)
+}
+
 /// Compute row-major contiguous strides for a shape (as `usize`).
 pub(crate) fn contiguous_strides_usize(shape: &Shape) -> Vec<usize> {
     let ndims = shape.num_dims();
@@ -214,6 +257,23 @@ impl Layout {
             strides: self.strides.clone(),
             start_offset: new_offset,
         }
+        .with_unit_strides_compact()
+    }
+
+    /// acd-clip patch: a dimension of size 1 is never stepped over, so its stride is free. Give it
+    /// the stride a row-major layout would have, so that a view which is dense but for it (the
+    /// tokens `narrow`ed out of a one-image batch) counts as contiguous and takes the fast paths
+    /// instead of an element-by-element strided walk. Addresses are unchanged.
+    fn with_unit_strides_compact(mut self) -> Self {
+        for i in (0..self.num_dims()).rev() {
+            if self.shape[i] == 1 {
+                self.strides[i] = match i + 1 < self.num_dims() {
+                    true => self.strides[i + 1] * self.shape[i + 1] as isize,
+                    false => 1,
+                };
+            }
+        }
+        self
     }
 
     /// Apply slices to create a new layout.
@@ -281,29 +341,47 @@ impl Layout {
 
         debug_assert!(new_offset >= 0, "slice: negative offset");
 
-        (
-            Self {
-                shape: Shape::from(new_dims),
-                strides: new_strides,
-                start_offset: new_offset as usize,
-            },
-            needs_copy,
-        )
+        let layout = Self {
+            shape: Shape::from(new_dims),
+            strides: new_strides,
+            start_offset: new_offset as usize,
+        };
+        // acd-clip patch: a view (no reordering copy) gets compact unit strides, as `narrow`.
+        let layout = if needs_copy {
+            layout
+        } else {
+            layout.with_unit_strides_compact()
+        };
+        (layout, needs_copy)
     }
 
-    /// Reshape to a new shape. Only works if contiguous with zero offset.
+    /// Reshape to a new shape as a view of the same data, or `None` when that needs a copy.
     ///
-    /// Returns None if not contiguous or has non-zero offset (would require data copy).
+    /// acd-clip patch: upstream viewed only contiguous layouts at offset 0. Here any reshape that
+    /// only splits or merges dimensions stepping through memory as one is a view (NumPy's no-copy
+    /// reshape), at any offset: the head split `[b, t, h·d] → [b, t, h, d]` of one third of a
+    /// packed qkv projection, say, which was copied before every attention.
     pub fn reshape(&self, new_shape: Shape) -> Option<Self> {
-        if !self.is_contiguous() || self.start_offset != 0 {
-            return None;
-        }
         debug_assert_eq!(
             self.num_elements(),
             new_shape.num_elements(),
             "reshape must preserve total elements"
         );
-        Some(Self::contiguous(new_shape))
+        if self.is_contiguous() {
+            return Some(Self {
+                start_offset: self.start_offset,
+                ..Self::contiguous(new_shape)
+            });
+        }
+        if self.num_elements() == 0 || self.strides.iter().any(|&s| s < 0) {
+            return None;
+        }
+        let strides = view_strides(&self.shape, &self.strides, &new_shape)?;
+        Some(Self {
+            shape: new_shape,
+            strides,
+            start_offset: self.start_offset,
+        })
     }
 
     /// Compute linear index from multi-dimensional indices.

@@ -267,7 +267,7 @@ fn matmul_2d_strided<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexTen
     // acd-clip patch: through the shared-weight path (column split for few rows).
     unsafe {
         gemm_shared_rhs(
-            false,
+            None,
             m,
             n,
             k,
@@ -306,14 +306,17 @@ unsafe impl<T> Sync for SendPtr<T> {}
 /// of the rows and every thread packs the whole weight matrix; with few rows that packing rivals
 /// the arithmetic, so here each thread takes a block of output columns instead and packs only its
 /// block of the weight. Each output element sums the same products in the same order either way.
-/// `accumulate`: add the product to what `out` holds (a linear layer's bias rows) instead of
-/// overwriting it.
+/// `bias`: a row of `n` values that every output row starts from (a linear layer's bias), the
+/// product added to it; each thread writes the bias into its own block of columns, so `out` may
+/// be uninitialised and no single-threaded pass fills it first. Without it the product overwrites
+/// `out`.
 ///
 /// # Safety
-/// The pointers and strides must describe valid `m×k`, `k×n` and (contiguous) `m×n` matrices.
+/// The pointers and strides must describe valid `m×k`, `k×n` and (contiguous) `m×n` matrices,
+/// and `bias` (if any) `n` values.
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm_shared_rhs<T: GemmScalar>(
-    accumulate: bool,
+    bias: Option<*const T>,
     m: usize,
     n: usize,
     k: usize,
@@ -338,13 +341,17 @@ unsafe fn gemm_shared_rhs<T: GemmScalar>(
             .next_multiple_of(COLUMN_SPLIT_ALIGN);
         if split && block < n {
             let (out, lhs, rhs) = (SendPtr(out), SendPtr(lhs as *mut T), SendPtr(rhs as *mut T));
+            let bias = bias.map(|b| SendPtr(b as *mut T));
             (0..n.div_ceil(block)).into_par_iter().for_each(move |c| {
-                let (out, lhs, rhs) = (out, lhs, rhs);
+                let (out, lhs, rhs, bias) = (out, lhs, rhs, bias);
                 let first = c * block;
                 let width = block.min(n - first);
                 unsafe {
+                    if let Some(bias) = bias {
+                        fill_bias_rows(out.0.add(first), n, m, bias.0.add(first), width);
+                    }
                     gemm_call(
-                        accumulate,
+                        bias.is_some(),
                         m,
                         width,
                         k,
@@ -365,8 +372,11 @@ unsafe fn gemm_shared_rhs<T: GemmScalar>(
         }
     }
     unsafe {
+        if let Some(bias) = bias {
+            fill_bias_rows(out, n, m, bias, n);
+        }
         gemm_call(
-            accumulate,
+            bias.is_some(),
             m,
             n,
             k,
@@ -381,6 +391,23 @@ unsafe fn gemm_shared_rhs<T: GemmScalar>(
             rhs_rs,
             parallelism,
         );
+    }
+}
+
+/// acd-clip patch: `width` bias values into each of `rows` rows of `width` columns at `out`,
+/// rows `row_stride` apart.
+///
+/// # Safety
+/// `out` must be valid for those rows, `bias` for `width` values.
+unsafe fn fill_bias_rows<T: Copy>(
+    out: *mut T,
+    row_stride: usize,
+    rows: usize,
+    bias: *const T,
+    width: usize,
+) {
+    for r in 0..rows {
+        unsafe { core::ptr::copy_nonoverlapping(bias, out.add(r * row_stride), width) };
     }
 }
 
@@ -504,7 +531,7 @@ fn matmul_batched_gemm<T: GemmScalar>(lhs: FlexTensor, rhs: FlexTensor) -> FlexT
     {
         unsafe {
             gemm_shared_rhs(
-                false,
+                None,
                 batch_size * m,
                 n,
                 k,
@@ -1162,21 +1189,31 @@ pub fn linear_f32(
     };
     let rows: usize = x_shape[..rank - 1].iter().product();
     let size = checked_size(rows, n);
-    let mut out: Vec<f32> = match &bias {
-        // one write pass: the bias row repeated
-        Some(b) => b.storage::<f32>()[b.layout().start_offset()..][..n].repeat(rows),
-        None => vec![0.0f32; size],
-    };
-    if rows > 0 && n > 0 && k > 0 {
+    let bias_row = bias
+        .as_ref()
+        .map(|b| &b.storage::<f32>()[b.layout().start_offset()..][..n]);
+    let out: Vec<f32> = if rows == 0 || n == 0 || k == 0 {
+        match bias_row {
+            Some(b) => b.repeat(rows),
+            None => vec![0.0f32; size],
+        }
+    } else {
+        // With a bias the output starts uninitialised: gemm_shared_rhs's threads write the bias
+        // rows of their own columns, then the product onto them. Without one, zeros.
+        let mut out: Vec<core::mem::MaybeUninit<f32>> = match bias_row {
+            Some(_) => Vec::with_capacity(size),
+            None => vec![core::mem::MaybeUninit::new(0.0f32); size],
+        };
         let x_data: &[f32] = x.storage();
         let w_data: &[f32] = weight.storage();
         unsafe {
+            out.set_len(size);
             gemm_shared_rhs(
-                bias.is_some(),
+                bias_row.map(|b| b.as_ptr()),
                 rows,
                 n,
                 k,
-                out.as_mut_ptr(),
+                out.as_mut_ptr().cast::<f32>(),
                 x_data.as_ptr().add(x.layout().start_offset()),
                 x_cs,
                 x_rs,
@@ -1184,8 +1221,11 @@ pub fn linear_f32(
                 w_cs,
                 w_rs,
             );
+            // Every element is written: the bias rows and the product onto them, or the product.
+            let mut out = core::mem::ManuallyDrop::new(out);
+            Vec::from_raw_parts(out.as_mut_ptr().cast::<f32>(), out.len(), out.capacity())
         }
-    }
+    };
     let mut dims: Vec<usize> = x_shape[..rank - 1].to_vec();
     dims.push(n);
     Some(FlexTensor::new(
