@@ -416,6 +416,7 @@ fn strided_views_match_ndarray() {
         let square_plus = |t: Tensor<B, 2>| read(t.clone() * t + 1.0);
         let flat = |t: Tensor<B, 4>| t.reshape([-1, 1]).reshape([1, -1]);
         let tokens = x.clone().narrow(0, 1, 1).narrow(1, 1, 4); // [1, 4, 12] at an offset
+        let row = Tensor::<B, 1>::from_floats(values(12, 42).as_slice(), device);
         let mut out = vec![
             // the head split of a packed projection: a view
             read(flat(x.clone().narrow(2, 4, 4).reshape([2, 5, 2, 2]))),
@@ -443,6 +444,9 @@ fn strided_views_match_ndarray() {
             read(tokens.clone().sum_dim(2).reshape([1, 4])),
             read((tokens.clone() * tokens.clone().abs().sum_dim(2).sqrt()).reshape([4, 12])),
             square_plus(x.clone().narrow(1, 1, 4).reshape([8, 12])),
+            // broadcasts onto a view at an offset: a shared row, a per-row scalar
+            read((tokens.clone() * row.clone().unsqueeze::<3>()).reshape([4, 12])),
+            read((tokens.clone() - tokens.clone().sum_dim(2)).reshape([4, 12])),
             read(x.clone().slice([0..2, 2..3, 1..12]).reshape([2, 11])),
         ];
         let qkv = x.narrow(2, 8, 4).reshape([2, 5, 2, 2]).swap_dims(1, 2);

@@ -151,13 +151,10 @@ enum BroadcastView {
 fn detect_broadcast_pattern(lhs: &Layout, rhs: &FlexTensor) -> Option<BroadcastView> {
     let rhs_layout = rhs.layout();
     let rhs_storage_elems = rhs.storage::<f32>().len();
-    // Require lhs to be row-contiguous at offset 0. The broadcast kernel
-    // below uses linear offsets into lhs's storage; relaxing this would
-    // complicate the indexing without helping the hot layer_norm path.
-    let (l_start, _) = lhs.contiguous_offsets()?;
-    if l_start != 0 {
-        return None;
-    }
+    // Require lhs to be row-contiguous. acd-clip patch: at any offset, not only 0 (a view of
+    // the patch tokens after the class token); `apply_broadcast_pattern_f32` copies such a view
+    // from its offset, instead of the element-by-element `StridedIter` fallback.
+    lhs.contiguous_offsets()?;
     let ndims = lhs.num_dims();
     if ndims == 0 || rhs_layout.num_dims() != ndims {
         return None;
@@ -248,15 +245,19 @@ fn apply_broadcast_pattern_f32(
 ) -> FlexTensor {
     let numel = lhs.layout().num_elements();
     let rhs_storage = rhs.storage::<f32>();
+    let (l_start, _) = lhs
+        .layout()
+        .contiguous_offsets()
+        .expect("detect_broadcast_pattern checked that lhs is contiguous");
 
-    if lhs.is_unique() {
+    if lhs.is_unique() && l_start == 0 {
         let dst = &mut lhs.storage_mut::<f32>()[..numel];
         run_broadcast_pattern_f32(dst, rhs_storage, simd_op, pattern);
         lhs
     } else {
         // Copy lhs once, then apply the broadcast in place. The
         // memcpy is cheaper than the StridedIter fallback it replaces.
-        let mut out: Vec<f32> = lhs.storage::<f32>()[..numel].to_vec();
+        let mut out: Vec<f32> = lhs.storage::<f32>()[l_start..l_start + numel].to_vec();
         run_broadcast_pattern_f32(&mut out, rhs_storage, simd_op, pattern);
         make_tensor(out, lhs.layout().shape().clone(), lhs.dtype())
     }
