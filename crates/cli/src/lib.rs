@@ -14,4 +14,5 @@ pub mod model_source;
 pub mod output;
 pub mod shots;
 pub mod textures;
+pub mod threads;
 pub mod train;

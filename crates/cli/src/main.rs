@@ -40,7 +40,7 @@ enum Command {
 fn main() -> ExitCode {
     acd_cli::heap::keep_freed_buffers();
     let cli = Cli::parse();
-    let result = match cli.command {
+    let result = acd_cli::threads::run_in_pool(move || match cli.command {
         Command::CheckFixture(args) => check_fixture::run(args),
         Command::Detect(args) => detect::run(args),
         Command::Export(args) => export::run(args),
@@ -49,7 +49,7 @@ fn main() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Calibrate(args) => calibrate::run(args),
         Command::Textures(args) => textures::run(args),
-    };
+    });
     match result {
         Ok(code) => code,
         Err(e) => {

@@ -44,7 +44,7 @@ fn view_strides(shape: &Shape, strides: &[isize], new: &Shape) -> Option<Vec<isi
             n_end += 1;
         }
         let mergeable = (o..o_end - 1).all(|i| old[i].1 == old[i + 1].1 * old[i + 1].0 as isize);
-        if !mergeable || n_end == n {
+        if !mergeable {
             return None;
         }
         new_strides[n_end - 1] = old[o_end - 1].1;
