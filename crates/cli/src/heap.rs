@@ -5,6 +5,12 @@
 //! them on free, so every layer paid page faults and page zeroing for memory it had just released:
 //! about a tenth of the CPU inference time, all on one thread (`perf`, docs/benchmarks.md).
 //! Raising the thresholds to glibc's maxima keeps those buffers for reuse.
+//!
+//! One arena for every thread: the command runs on a thread of the rayon pool (`threads.rs`), and
+//! glibc would give that thread an arena of its own, apart from the ones the other threads free
+//! into; at ViT-L/14-336, 518 px, batch 4 the peak rose from 1578 to 1650 MiB that way, and is
+//! 1554 MiB with one arena (docs/benchmarks.md). Sharing the one arena's lock did not measurably
+//! slow ViT-B/16 (alternating runs).
 
 /// glibc's largest accepted mmap threshold (`HEAP_MAX_SIZE / 2` on 64-bit targets).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
@@ -17,5 +23,6 @@ pub fn keep_freed_buffers() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD_MAX);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+        libc::mallopt(libc::M_ARENA_MAX, 1);
     }
 }
