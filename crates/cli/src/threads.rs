@@ -3,8 +3,9 @@
 //! burn-flex splits each large operation over rayon. Called from `main`'s own thread, every such
 //! operation handed its work to the pool's threads and put the caller to sleep until they finished:
 //! one thread more than there are cores took turns on them, and each of the hundred-odd parallel
-//! operations of a ViT-B/16 forward paid a sleep and a wake-up. On a pool thread the caller takes its own share of
-//! the work, and the single-threaded steps between run where the pool's threads already are.
+//! operations of a ViT-B/16 forward paid a sleep and a wake-up. On a pool thread the caller takes
+//! its own share of the work, and the single-threaded steps between run where the pool's threads
+//! already are.
 
 /// Stack of the pool's threads: the command runs on one of them, so it gets the size of a main
 /// thread's (Linux's default 8 MiB) with room to spare for deep decoders.
