@@ -129,7 +129,8 @@ fn max_abs(a: &[f32], b: &[f64]) -> f64 {
 }
 
 /// Self-attention on packed, strided q/k/v: query rows over several 128-row blocks plus a partial
-/// one, a key count that is not a multiple of the 8-wide exp, with and without the causal mask.
+/// one, a key count that is not a multiple of the exp's 16-value blocks, with and without the causal
+/// mask.
 #[test]
 fn dense_attention_matches_f64_on_packed_heads() {
     let dims = (2, 3, 261, 20); // b, h, t, d
@@ -196,12 +197,13 @@ fn attention_without_keys_is_zero() {
     assert_eq!(out, vec![0.0; 2 * 3 * 4]);
 }
 
-/// The vectorised exp: every numerator within 3e-7 relative of f64 exp (of the same f32 argument), the sum within 1e-6, for
-/// lengths that exercise the 8-wide body and the scalar tail, over the whole useful range.
+/// The vectorised exp: every numerator within 3e-7 relative of f64 exp (of the same f32 argument),
+/// the sum within 1e-6, for lengths that exercise the 16-value blocks and the tail, over the whole
+/// useful range (differences below −88.4 give 0).
 #[test]
 fn softmax_numerators_match_f64_exp() {
     use burn_flex::simd::exp::softmax_numerators;
-    for len in [1usize, 7, 8, 9, 64, 1370] {
+    for len in [1usize, 7, 8, 9, 15, 16, 17, 64, 197, 1370] {
         let row: Vec<f32> = (0..len)
             .map(|i| ((i * 7919) % 1000) as f32 / 1000.0 * 90.0 - 80.0)
             .collect();
@@ -224,6 +226,31 @@ fn softmax_numerators_match_f64_exp() {
         );
     }
     assert_eq!(softmax_numerators(&mut []), 0.0);
+}
+
+/// The softmax numerators are the same bits on the widest vector unit of this CPU (AVX-512 or
+/// AVX2 where it has them) as in the baseline build (no FMA is fused anywhere), so the page's
+/// SIMD128 module and the native CLI compute the same attention weights.
+#[test]
+fn softmax_numerators_are_the_same_bits_on_every_instruction_set() {
+    use burn_flex::simd::exp::{softmax_numerators, softmax_numerators_baseline};
+    for len in [5usize, 16, 33, 197, 1370] {
+        let row: Vec<f32> = (0..len)
+            .map(|i| ((i * 104_729) % 9973) as f32 / 9973.0 * 60.0 - 50.0)
+            .collect();
+        let (mut wide, mut baseline) = (row.clone(), row.clone());
+        let (wide_sum, baseline_sum) = (
+            softmax_numerators(&mut wide),
+            softmax_numerators_baseline(&mut baseline),
+        );
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        assert_eq!(bits(&wide), bits(&baseline), "numerators of a row of {len}");
+        assert_eq!(
+            wide_sum.to_bits(),
+            baseline_sum.to_bits(),
+            "sum of a row of {len}"
+        );
+    }
 }
 
 /// GELU, `0.5·x·(1 + erf(x/√2))` with fdlibm's f64 erf, on a dense grid over [−12, 12] (every
