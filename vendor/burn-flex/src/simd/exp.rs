@@ -24,7 +24,7 @@ const P: [f32; 6] = [
 /// Values per block: the lanes of the max and the sum, so their order is the same on every target.
 const LANES: usize = 16;
 
-/// `e^x` (NaN stays NaN; below −88.38 gives 0, above 88.38 is clamped there).
+/// `e^x` for the softmax's `x ≤ 0` (below −88.38 gives 0; a NaN stays NaN).
 #[inline(always)]
 fn exp_cephes(x: f32) -> f32 {
     // Compare-and-select (a NaN fails both tests and is kept), which vectorises as min/max.
