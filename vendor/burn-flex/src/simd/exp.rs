@@ -21,6 +21,9 @@ const P: [f32; 6] = [
     0.5,
 ];
 
+/// 1.5·2^23: added to a value of magnitude below 2^22, it leaves the value rounded to a whole number.
+const ROUNDER: f32 = 12_582_912.0;
+
 /// Values per block: the lanes of the max and the sum, so their order is the same on every target.
 const LANES: usize = 16;
 
@@ -30,19 +33,23 @@ fn exp_cephes(x: f32) -> f32 {
     // Compare-and-select (a NaN fails both tests and is kept), which vectorises as min/max.
     let x = if x > EXP_HI { EXP_HI } else { x };
     let x = if x < EXP_LO { EXP_LO } else { x };
-    let n = (x * LOG2E).round_ties_even();
+    // n = x·log2(e) rounded to the nearest whole number (ties to even): adding 1.5·2^23, where the
+    // f32 spacing is 1, rounds it, and `shifted`'s low mantissa bits then hold n in two's
+    // complement. No float-to-int conversion (its saturating semantics would not vectorise) and no
+    // std-only rounding method.
+    let shifted = x * LOG2E + ROUNDER;
+    let n = shifted - ROUNDER;
     let r = x - n * LN2_HI - n * LN2_LO;
     let mut y = P[0];
     for &p in &P[1..] {
         y = y * r + p;
     }
     let y = y * r * r + r + 1.0;
-    // 2^n in the exponent bits. `n` is a whole number in [−127, 128], so `n + 127 + 2^23` is exact
-    // and its low mantissa bits are `n + 127` (2^−127 becomes 0): no float-to-int conversion,
-    // whose saturating semantics would not vectorise.
-    let biased = (n + (127.0 + 8_388_608.0))
+    // 2^n in the exponent bits: n is in [−127, 128], and 2^−127 becomes 0.
+    let biased = shifted
         .to_bits()
-        .wrapping_sub(0x4B00_0000);
+        .wrapping_sub(ROUNDER.to_bits())
+        .wrapping_add(127);
     y * f32::from_bits(biased << 23)
 }
 
