@@ -82,38 +82,15 @@ fn numerators(row: &mut [f32]) -> f32 {
     sum
 }
 
-/// Rewrites `row` as `exp(x − max(row))` and returns the sum of the new values (0 for an empty
-/// row), on the widest vector unit the CPU has.
-pub fn softmax_numerators(row: &mut [f32]) -> f32 {
-    #[cfg(all(target_arch = "x86_64", feature = "std"))]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked above).
-            return unsafe { numerators_avx512(row) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked above).
-            return unsafe { numerators_avx2(row) };
-        }
-    }
-    numerators(row)
+on_widest_vector_unit! {
+    /// Rewrites `row` as `exp(x − max(row))` and returns the sum of the new values (0 for an
+    /// empty row), on the widest vector unit the CPU has.
+    pub fn softmax_numerators(row: &mut [f32]) -> f32 = numerators;
 }
 
 /// The same computation compiled for the baseline instruction set only (SSE2 on x86-64): the
 /// tests check that it gives the bits `softmax_numerators` gives.
 pub fn softmax_numerators_baseline(row: &mut [f32]) -> f32 {
-    numerators(row)
-}
-
-#[cfg(all(target_arch = "x86_64", feature = "std"))]
-#[target_feature(enable = "avx512f")]
-unsafe fn numerators_avx512(row: &mut [f32]) -> f32 {
-    numerators(row)
-}
-
-#[cfg(all(target_arch = "x86_64", feature = "std"))]
-#[target_feature(enable = "avx2")]
-unsafe fn numerators_avx2(row: &mut [f32]) -> f32 {
     numerators(row)
 }
 

@@ -59,30 +59,7 @@ fn gelu_loop(xs: &mut [f32]) {
     }
 }
 
-/// GELU of every element, in place, on the widest vector unit the CPU has.
-pub fn gelu_in_place(xs: &mut [f32]) {
-    #[cfg(all(target_arch = "x86_64", feature = "std"))]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has AVX-512F (checked above).
-            return unsafe { gelu_avx512(xs) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the CPU has AVX2 (checked above).
-            return unsafe { gelu_avx2(xs) };
-        }
-    }
-    gelu_loop(xs)
-}
-
-#[cfg(all(target_arch = "x86_64", feature = "std"))]
-#[target_feature(enable = "avx512f")]
-unsafe fn gelu_avx512(xs: &mut [f32]) {
-    gelu_loop(xs)
-}
-
-#[cfg(all(target_arch = "x86_64", feature = "std"))]
-#[target_feature(enable = "avx2")]
-unsafe fn gelu_avx2(xs: &mut [f32]) {
-    gelu_loop(xs)
+on_widest_vector_unit! {
+    /// GELU of every element, in place, on the widest vector unit the CPU has.
+    pub fn gelu_in_place(xs: &mut [f32]) -> () = gelu_loop;
 }

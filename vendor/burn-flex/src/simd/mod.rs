@@ -13,6 +13,37 @@
 #[cfg(feature = "simd")]
 pub mod kernels;
 
+/// acd-clip patch: defines `pub fn $name($arg: $ty) -> $ret`, which runs `$body` (an
+/// `#[inline(always)]` fn of plain loops) compiled for AVX-512F or AVX2 when the CPU has them
+/// (chosen at run time), else as built (SIMD128 in wasm, NEON, SSE2). Shared by `exp` and `gelu`.
+macro_rules! on_widest_vector_unit {
+    ($(#[$doc:meta])* pub fn $name:ident($arg:ident: $ty:ty) -> $ret:ty = $body:path;) => {
+        $(#[$doc])*
+        pub fn $name($arg: $ty) -> $ret {
+            #[cfg(all(target_arch = "x86_64", feature = "std"))]
+            {
+                #[target_feature(enable = "avx512f")]
+                unsafe fn avx512($arg: $ty) -> $ret {
+                    $body($arg)
+                }
+                #[target_feature(enable = "avx2")]
+                unsafe fn avx2($arg: $ty) -> $ret {
+                    $body($arg)
+                }
+                if std::is_x86_feature_detected!("avx512f") {
+                    // SAFETY: the CPU has AVX-512F (checked above).
+                    return unsafe { avx512($arg) };
+                }
+                if std::is_x86_feature_detected!("avx2") {
+                    // SAFETY: the CPU has AVX2 (checked above).
+                    return unsafe { avx2($arg) };
+                }
+            }
+            $body($arg)
+        }
+    };
+}
+
 // Vectorised exp for the softmax (acd-clip patch)
 pub mod exp;
 
