@@ -215,13 +215,10 @@ impl Layout {
         matrix.transposed().expect("a matrix")
     }
 
-    /// A model tensor in the checkpoint's layout.
+    /// A model tensor in the checkpoint's layout: the same transpose, reshaped.
     pub fn to_checkpoint(self, t: RawTensor) -> RawTensor {
-        if self == Layout::Same {
-            return t;
-        }
         let shape = self.checkpoint_shape(&t.shape);
-        RawTensor::new(shape, t.transposed().expect("a matrix").data)
+        RawTensor::new(shape, self.to_module(t).data)
     }
 }
 
