@@ -134,7 +134,9 @@ impl TensorStore {
                 let shape = [vec![q.shape[0] * 3], q.shape[1..].to_vec()].concat();
                 let packed = RawTensor::new(shape, [q.data.as_slice(), &k.data, &v.data].concat());
                 self.insert(keys[0].replace(".q_proj.", ".in_proj_"), packed);
-                self.retain(|name, _| !keys.contains(name));
+                for key in &keys {
+                    self.remove(key);
+                }
             }
         }
         self
