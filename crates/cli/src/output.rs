@@ -37,13 +37,34 @@ pub fn turbo(x: f32) -> [u8; 3] {
     [r, g, b].map(|v| (v.clamp(0.0, 1.0) * 255.0).round() as u8)
 }
 
-/// Blends the coloured map over the RGB image (`alpha` for the map).
+/// The turbo colour of a map value at 256 levels, as the page draws its maps (web/src/colormap.ts:
+/// entry i is `turbo(i / 255)`, the value clamped to [0, 1] and NaN taken as 0), so that an overlay
+/// written here and the page's agree.
+fn turbo_level(v: f32) -> usize {
+    if !(v > 0.0) {
+        0
+    } else if v >= 1.0 {
+        255
+    } else {
+        // JavaScript's Math.round(v·255): v·255 and the half added are exact in f64.
+        (v as f64 * 255.0 + 0.5) as usize
+    }
+}
+
+/// Blends the coloured map over the RGB image (`alpha` for the map): each channel
+/// `round((1 − alpha)·pixel + alpha·colour)`. Both operands are bytes, so the blend is a table of
+/// every (pixel, colour) pair (64 KiB), and a 12-megapixel photo costs lookups instead of 36
+/// million roundings and 12 million polynomials (about 40 % of `acd detect`'s time on such photos).
 pub fn overlay(rgb: &[u8], map: &[f32], alpha: f32) -> Vec<u8> {
-    let mut out = Vec::with_capacity(rgb.len());
-    for (px, &m) in rgb.chunks_exact(3).zip(map) {
-        let c = turbo(m);
+    let colours: Vec<[u8; 3]> = (0..256).map(|i| turbo(i as f32 / 255.0)).collect();
+    let blend: Vec<u8> = (0..256 * 256)
+        .map(|i| ((1.0 - alpha) * (i / 256) as f32 + alpha * (i % 256) as f32).round() as u8)
+        .collect();
+    let mut out = rgb.to_vec();
+    for (px, &m) in out.chunks_exact_mut(3).zip(map) {
+        let c = colours[turbo_level(m)];
         for i in 0..3 {
-            out.push(((1.0 - alpha) * px[i] as f32 + alpha * c[i] as f32).round() as u8);
+            px[i] = blend[px[i] as usize * 256 + c[i] as usize];
         }
     }
     out
@@ -73,8 +94,10 @@ pub fn write_npy_f32(path: &Path, data: &[f32], height: usize, width: usize) -> 
     f.write_all(b"\x93NUMPY\x01\x00")?;
     f.write_all(&(header.len() as u16).to_le_bytes())?;
     f.write_all(header.as_bytes())?;
-    for v in data {
-        f.write_all(&v.to_le_bytes())?;
+    // In blocks, not one write call per value (12 million of them for a 12-megapixel photo).
+    for block in data.chunks(1 << 14) {
+        let bytes: Vec<u8> = block.iter().flat_map(|v| v.to_le_bytes()).collect();
+        f.write_all(&bytes)?;
     }
     f.flush()?;
     Ok(())
@@ -92,6 +115,47 @@ mod tests {
         assert_eq!(argmax(turbo(0.5)), 1, "{:?}", turbo(0.5));
         assert_eq!(argmax(turbo(0.9)), 0, "{:?}", turbo(0.9));
         assert_eq!(turbo(-1.0), turbo(0.0));
+    }
+
+    /// The page's `lutIndex` (web/src/colormap.ts): Math.round(v·255), which rounds halves up;
+    /// clamped; NaN → 0.
+    #[test]
+    fn map_levels_are_the_pages() {
+        // Values whose products with 255 are exact, so the expected level is plain arithmetic.
+        let cases = [
+            (0.5, 128),         // 127.5: a half rounds up
+            (0.25, 64),         // 63.75
+            (0.125, 32),        // 31.875
+            (0.001953125, 0),   // 2^-9: 0.498…
+            (0.00390625, 1),    // 2^-8: 0.996…
+            (0.998046875, 255), // 254.50…
+            (0.99609375, 254),  // 254.00390625
+            (1.0, 255),
+            (7.0, 255),
+            (-0.2, 0),
+            (f32::NAN, 0),
+        ];
+        for (v, level) in cases {
+            assert_eq!(turbo_level(v), level, "{v}");
+        }
+    }
+
+    /// Each channel is round((1 − α)·pixel + α·colour) of the level's turbo colour: checked on
+    /// every pixel value against every colour level, for three opacities.
+    #[test]
+    fn overlay_blends_each_channel_with_its_turbo_colour() {
+        for alpha in [0.0f32, 0.35, 1.0] {
+            let pixels: Vec<u8> = (0..=255u8).flat_map(|p| [p, 255 - p, p / 2]).collect();
+            for level in 0..256 {
+                let map = vec![level as f32 / 255.0; 256];
+                let c = turbo(level as f32 / 255.0);
+                let got = overlay(&pixels, &map, alpha);
+                for (i, (&p, &o)) in pixels.iter().zip(&got).enumerate() {
+                    let want = ((1.0 - alpha) * p as f32 + alpha * c[i % 3] as f32).round() as u8;
+                    assert_eq!(o, want, "alpha {alpha}, level {level}, byte {i}");
+                }
+            }
+        }
     }
 
     #[test]

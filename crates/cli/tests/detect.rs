@@ -66,6 +66,7 @@ fn detect_on_fixture_images_reproduces_official_scores() {
             if score >= 0.5 { "anomalous" } else { "normal" }
         );
         assert!(line["timings_ms"]["forward_ms"].as_f64().unwrap() > 0.0);
+        assert!(line["timings_ms"]["write_ms"].as_f64().unwrap() > 0.0);
         let overlay = image::open(line["overlay"].as_str().unwrap()).unwrap();
         let original = image::open(images.join(format!("image{i}.png"))).unwrap();
         assert_eq!(
