@@ -53,6 +53,8 @@ pub fn bicubic_taps(in_size: usize, out_size: usize) -> Vec<Taps> {
 }
 
 const PRECISION_BITS: u32 = 32 - 8 - 2;
+/// Pillow's rounding bias: every fixed-point sum starts from one half.
+const ROUNDING: i32 = 1 << (PRECISION_BITS - 1);
 
 /// Pillow's fixed-point coefficients for 8-bit images (`normalize_coeffs_8bpc`).
 fn fixed_point(taps: &[Taps]) -> Vec<(usize, Vec<i32>)> {
@@ -80,7 +82,7 @@ fn clip8(acc: i32) -> u8 {
 }
 
 /// Resizes an interleaved 8-bit image (`channels` per pixel, row-major HWC) to `out_w × out_h`
-/// like Pillow: a horizontal pass then a vertical pass, each rounded to uint8.
+/// bit-exactly like Pillow: a horizontal pass then a vertical pass, each rounded to uint8.
 pub fn resize_u8(
     src: &[u8],
     w: usize,
@@ -102,7 +104,7 @@ pub fn resize_u8(
         None
     } else {
         let taps = fixed_point(&bicubic_taps(w, out_w));
-        Some(horizontal_pass(src, w, channels, &taps))
+        Some(horizontal_pass(src, w, h, channels, &taps))
     };
     let cur = wide.as_deref().unwrap_or(src);
     if out_h == h {
@@ -114,7 +116,7 @@ pub fn resize_u8(
     // Row by row: each input row is added into one accumulator row, a sequential (vectorised) pass.
     let mut acc = vec![0i32; stride];
     for ((start, k), out_row) in taps.iter().zip(out.chunks_exact_mut(stride)) {
-        acc.fill(1 << (PRECISION_BITS - 1));
+        acc.fill(ROUNDING);
         for (row, &kw) in cur[start * stride..].chunks_exact(stride).zip(k) {
             for (a, &v) in acc.iter_mut().zip(row) {
                 *a += v as i32 * kw;
@@ -130,9 +132,15 @@ pub fn resize_u8(
 /// The horizontal pass: each input row split into one plane per channel, so that every output
 /// value is a dot product over contiguous values, which the compiler vectorises (1.5× the
 /// interleaved loop on a 12-megapixel photo; integer sums, so the order does not change the result).
-fn horizontal_pass(src: &[u8], w: usize, channels: usize, taps: &[(usize, Vec<i32>)]) -> Vec<u8> {
+fn horizontal_pass(
+    src: &[u8],
+    w: usize,
+    h: usize,
+    channels: usize,
+    taps: &[(usize, Vec<i32>)],
+) -> Vec<u8> {
     let out_w = taps.len();
-    let mut out = vec![0u8; out_w * (src.len() / (w * channels)) * channels];
+    let mut out = vec![0u8; out_w * h * channels];
     let mut planes = vec![0i32; channels * w];
     for (row, out_row) in src
         .chunks_exact(w * channels)
@@ -150,7 +158,7 @@ fn horizontal_pass(src: &[u8], w: usize, channels: usize, taps: &[(usize, Vec<i3
                     .zip(k)
                     .map(|(&v, &kw)| v * kw)
                     .sum();
-                *o = clip8((1 << (PRECISION_BITS - 1)) + dot);
+                *o = clip8(ROUNDING + dot);
             }
         }
     }
@@ -288,7 +296,7 @@ mod tests {
                     .enumerate()
                     .map(|(i, &k)| at(taps.0 + i) as i32 * k)
                     .sum();
-                clip8((1 << (PRECISION_BITS - 1)) + sum)
+                clip8(ROUNDING + sum)
             };
             let tx = fixed_point(&bicubic_taps(w, ow));
             let mut mid = vec![0u8; ow * h * ch];
